@@ -1,0 +1,3 @@
+fn main() {
+    println!("gradwell: the desktop tool is not built yet");
+}

@@ -1,0 +1,1 @@
+//! Cross-crate tests for gradwell. The tests themselves live in `tests/tests/`.
