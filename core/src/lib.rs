@@ -1,2 +1,39 @@
+//! Heap-free training of small neural networks on microcontrollers.
+//!
+//! gradwell trains and runs networks with batch normalisation, residual connections and
+//! several task heads on devices without a heap. A model is a Rust type; every buffer it needs
+//! (parameters, gradients, optimizer state, activations for a batch of `B` samples) has a size
+//! the compiler knows, and widths that do not match do not compile.
+//!
+//! The crate is `#![no_std]`, uses no allocator and no `unsafe`, and computes with `libm`, so
+//! the same seed and data give the same bits on a desktop and on a Cortex-M.
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod batch_norm;
+pub mod dense;
+pub mod dot;
+pub mod init;
+pub mod layer;
+pub mod math;
+pub mod multi_task;
+pub mod residual;
+pub mod rng;
+pub mod sequential;
+pub mod tensor;
+
+#[cfg(test)]
+mod gradcheck;
+
+pub use batch_norm::{BatchNorm, BatchNormGrads, KerasBatchNorm, PyTorchBatchNorm};
+pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Tanh};
+pub use dense::{Dense, DenseGrads};
+pub use init::Init;
+pub use multi_task::MultiTask;
+pub use layer::{build, Fingerprint, ForwardError, Layer, Mode, TensorInfo, TensorKind};
+pub use residual::{Residual, Skip};
+pub use rng::Rng;
+pub use sequential::Sequential;
+pub use tensor::{Tensors, Zeroed};
