@@ -154,7 +154,8 @@ mod tests {
     fn check<A: Activation>() {
         for &z in &[-3.0f32, -0.7, -0.1, 0.2, 0.9, 2.5] {
             let h = 1e-3f32;
-            let numeric = (f64::from(A::forward(z + h)) - f64::from(A::forward(z - h))) / (2.0 * f64::from(h));
+            let numeric = (f64::from(A::forward(z + h)) - f64::from(A::forward(z - h)))
+                / (2.0 * f64::from(h));
             let analytic = f64::from(A::derivative(A::forward(z)));
             assert!(
                 (numeric - analytic).abs() <= DERIVATIVE_TOLERANCE,

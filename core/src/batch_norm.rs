@@ -94,8 +94,19 @@ pub struct BatchNormCache<const N: usize> {
 
 impl<const N: usize, C> BatchNorm<N, C> {
     /// Creates a layer from literal values.
-    pub const fn from_parts(gamma: [f32; N], beta: [f32; N], running_mean: [f32; N], running_var: [f32; N]) -> Self {
-        Self { gamma, beta, running_mean, running_var, config: PhantomData }
+    pub const fn from_parts(
+        gamma: [f32; N],
+        beta: [f32; N],
+        running_mean: [f32; N],
+        running_var: [f32; N],
+    ) -> Self {
+        Self {
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            config: PhantomData,
+        }
     }
 }
 
@@ -107,7 +118,10 @@ impl<const N: usize, C> Zeroed for BatchNorm<N, C> {
 
 impl<const N: usize> Zeroed for BatchNormGrads<N> {
     fn zeroed() -> Self {
-        Self { gamma: [0.0; N], beta: [0.0; N] }
+        Self {
+            gamma: [0.0; N],
+            beta: [0.0; N],
+        }
     }
 }
 
@@ -125,12 +139,23 @@ impl<const N: usize> Tensors for BatchNormGrads<N> {
 
 impl<const N: usize> Zeroed for BatchNormCache<N> {
     fn zeroed() -> Self {
-        Self { mean: [0.0; N], variance: [0.0; N], inv_std: [0.0; N], batch_statistics: 0.0 }
+        Self {
+            mean: [0.0; N],
+            variance: [0.0; N],
+            inv_std: [0.0; N],
+            batch_statistics: 0.0,
+        }
     }
 }
 
 impl<const N: usize, C: BatchNormConfig> BatchNorm<N, C> {
-    fn normalize<const B: usize>(&self, x: &[[f32; N]; B], y: &mut [[f32; N]; B], mean: &[f32; N], inv_std: &[f32; N]) {
+    fn normalize<const B: usize>(
+        &self,
+        x: &[[f32; N]; B],
+        y: &mut [[f32; N]; B],
+        mean: &[f32; N],
+        inv_std: &[f32; N],
+    ) {
         for (xb, yb) in x.iter().zip(y.iter_mut()) {
             for j in 0..N {
                 yb[j] = (xb[j] - mean[j]) * inv_std[j] * self.gamma[j] + self.beta[j];
@@ -246,10 +271,15 @@ impl<const N: usize, C: BatchNormConfig> Layer for BatchNorm<N, C> {
             return;
         }
         let w = C::UPDATE_WEIGHT;
-        let correction = if C::UNBIASED_RUNNING_VAR && B > 1 { B as f32 / (B - 1) as f32 } else { 1.0 };
+        let correction = if C::UNBIASED_RUNNING_VAR && B > 1 {
+            B as f32 / (B - 1) as f32
+        } else {
+            1.0
+        };
         for j in 0..N {
             self.running_mean[j] = (1.0 - w) * self.running_mean[j] + w * cache.mean[j];
-            self.running_var[j] = (1.0 - w) * self.running_var[j] + w * (cache.variance[j] * correction);
+            self.running_var[j] =
+                (1.0 - w) * self.running_var[j] + w * (cache.variance[j] * correction);
         }
     }
 
@@ -259,15 +289,28 @@ impl<const N: usize, C: BatchNormConfig> Layer for BatchNorm<N, C> {
         mut moments: [&mut BatchNormGrads<N>; K],
         f: &mut dyn FnMut(&mut [f32], &[f32], [&mut [f32]; K]),
     ) {
-        f(&mut self.gamma, &grads.gamma, moments.each_mut().map(|m| &mut m.gamma[..]));
-        f(&mut self.beta, &grads.beta, moments.each_mut().map(|m| &mut m.beta[..]));
+        f(
+            &mut self.gamma,
+            &grads.gamma,
+            moments.each_mut().map(|m| &mut m.gamma[..]),
+        );
+        f(
+            &mut self.beta,
+            &grads.beta,
+            moments.each_mut().map(|m| &mut m.beta[..]),
+        );
     }
 
     fn layer_grad_norms(grads: &BatchNormGrads<N>, f: &mut dyn FnMut(f32)) {
         f(libm::sqrt(grads.sum_squares()) as f32);
     }
 
-    fn visit_tensors(&self, prefix: &str, index: usize, f: &mut dyn FnMut(&TensorInfo<'_>, &[f32])) {
+    fn visit_tensors(
+        &self,
+        prefix: &str,
+        index: usize,
+        f: &mut dyn FnMut(&TensorInfo<'_>, &[f32]),
+    ) {
         let shape = [N];
         for (field, values, kind) in [
             ("weight", &self.gamma, TensorKind::Parameter),
@@ -276,7 +319,15 @@ impl<const N: usize, C: BatchNormConfig> Layer for BatchNorm<N, C> {
             ("running_var", &self.running_var, TensorKind::Buffer),
         ] {
             let name = tensor_name(prefix, index, field);
-            f(&TensorInfo { name: &name, shape: &shape, kind, frozen: false }, values);
+            f(
+                &TensorInfo {
+                    name: &name,
+                    shape: &shape,
+                    kind,
+                    frozen: false,
+                },
+                values,
+            );
         }
     }
 
@@ -294,7 +345,15 @@ impl<const N: usize, C: BatchNormConfig> Layer for BatchNorm<N, C> {
             ("running_var", &mut self.running_var, TensorKind::Buffer),
         ] {
             let name = tensor_name(prefix, index, field);
-            f(&TensorInfo { name: &name, shape: &shape, kind, frozen: false }, values);
+            f(
+                &TensorInfo {
+                    name: &name,
+                    shape: &shape,
+                    kind,
+                    frozen: false,
+                },
+                values,
+            );
         }
     }
 
@@ -321,13 +380,18 @@ mod tests {
         let x = [[1.0, 10.0], [3.0, 10.0], [5.0, 16.0], [7.0, 12.0]];
         let mut y = [[0.0; 2]; 4];
         let mut cache = BatchNormCache::zeroed();
-        layer.forward_train(&x, &mut y, &mut cache, Mode::Train).unwrap();
+        layer
+            .forward_train(&x, &mut y, &mut cache, Mode::Train)
+            .unwrap();
         // Feature 0: mean 4, biased variance 5.
         let inv_std = 1.0 / libm::sqrtf(5.0 + 1e-5);
         assert_eq!(y[0][0], -3.0 * inv_std);
         assert_eq!(y[3][0], 3.0 * inv_std);
         let mean: f32 = y.iter().map(|r| r[1]).sum::<f32>() / 4.0;
-        assert!(mean.abs() < 1e-6, "feature 1 mean after normalisation: {mean}");
+        assert!(
+            mean.abs() < 1e-6,
+            "feature 1 mean after normalisation: {mean}"
+        );
     }
 
     #[test]
@@ -336,8 +400,14 @@ mod tests {
         let x = [[1.0], [3.0], [5.0], [7.0]];
         let mut y = [[0.0]; 4];
         let mut cache = BatchNormCache::zeroed();
-        layer.forward_train(&x, &mut y, &mut cache, Mode::Train).unwrap();
-        assert_eq!(layer.running_mean, [0.0], "forward must not touch running statistics");
+        layer
+            .forward_train(&x, &mut y, &mut cache, Mode::Train)
+            .unwrap();
+        assert_eq!(
+            layer.running_mean,
+            [0.0],
+            "forward must not touch running statistics"
+        );
         layer.commit::<4>(&cache);
         // PyTorch: 0.9·0 + 0.1·4 and 0.9·1 + 0.1·(5·4/3).
         assert_eq!(layer.running_mean, [0.9 * 0.0 + 0.1 * 4.0]);
@@ -349,7 +419,9 @@ mod tests {
         let mut layer: BatchNorm<1, KerasBatchNorm> = crate::build(Init::PyTorch, 0);
         let x = [[1.0], [3.0], [5.0], [7.0]];
         let mut cache = BatchNormCache::zeroed();
-        layer.forward_train(&x, &mut [[0.0]; 4], &mut cache, Mode::Train).unwrap();
+        layer
+            .forward_train(&x, &mut [[0.0]; 4], &mut cache, Mode::Train)
+            .unwrap();
         layer.commit::<4>(&cache);
         let w = 1.0f32 - 0.99;
         assert_eq!(layer.running_var, [(1.0 - w) * 1.0 + w * 5.0]);
@@ -359,10 +431,13 @@ mod tests {
     fn batch_of_one_is_an_error() {
         let layer: BatchNorm<3> = crate::build(Init::PyTorch, 0);
         let mut cache = BatchNormCache::zeroed();
-        let result = layer.forward_train(&[[1.0, 2.0, 3.0]], &mut [[0.0; 3]], &mut cache, Mode::Train);
+        let result =
+            layer.forward_train(&[[1.0, 2.0, 3.0]], &mut [[0.0; 3]], &mut cache, Mode::Train);
         assert_eq!(result, Err(ForwardError::BatchTooSmall { batch: 1 }));
         // Evaluation mode works on a single sample.
-        assert!(layer.forward_train(&[[1.0, 2.0, 3.0]], &mut [[0.0; 3]], &mut cache, Mode::Eval).is_ok());
+        assert!(layer
+            .forward_train(&[[1.0, 2.0, 3.0]], &mut [[0.0; 3]], &mut cache, Mode::Eval)
+            .is_ok());
     }
 
     #[test]
@@ -370,8 +445,14 @@ mod tests {
         for seed in [21, 22, 23] {
             let mut layer: BatchNorm<3> = crate::build(Init::PyTorch, seed);
             let mut rng = Rng::new(seed);
-            layer.gamma.iter_mut().for_each(|g| *g = rng.uniform(0.5, 1.5));
-            layer.beta.iter_mut().for_each(|b| *b = rng.uniform(-0.5, 0.5));
+            layer
+                .gamma
+                .iter_mut()
+                .for_each(|g| *g = rng.uniform(0.5, 1.5));
+            layer
+                .beta
+                .iter_mut()
+                .for_each(|b| *b = rng.uniform(-0.5, 0.5));
             layer.running_var = [0.5, 2.0, 1.5];
             check_layer_value::<_, 4>(&mut layer, seed, Mode::Train);
             check_layer_value::<_, 2>(&mut layer, seed, Mode::Train);

@@ -7,7 +7,7 @@
 //! - `dW = Σ_batch dz xᵀ`, `db = Σ_batch dz`, `dx = Wᵀ dz`.
 //!
 //! The batch sums run from the first sample to the last; the dot products run in the fixed
-//! order of [`dot`](crate::dot::dot). The defaults for initialisation are in [`Init`].
+//! order of [`dot`](crate::dot::dot()). The defaults for initialisation are in [`Init`].
 
 use core::marker::PhantomData;
 
@@ -39,7 +39,11 @@ pub struct DenseGrads<const IN: usize, const OUT: usize> {
 impl<const IN: usize, const OUT: usize, A> Dense<IN, OUT, A> {
     /// Creates a layer from literal weights and biases.
     pub const fn from_parts(weight: [[f32; IN]; OUT], bias: [f32; OUT]) -> Self {
-        Self { weight, bias, activation: PhantomData }
+        Self {
+            weight,
+            bias,
+            activation: PhantomData,
+        }
     }
 }
 
@@ -51,7 +55,10 @@ impl<const IN: usize, const OUT: usize, A> Zeroed for Dense<IN, OUT, A> {
 
 impl<const IN: usize, const OUT: usize> Zeroed for DenseGrads<IN, OUT> {
     fn zeroed() -> Self {
-        Self { weight: Zeroed::zeroed(), bias: Zeroed::zeroed() }
+        Self {
+            weight: Zeroed::zeroed(),
+            bias: Zeroed::zeroed(),
+        }
     }
 }
 
@@ -164,14 +171,23 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
             grads.weight.as_flattened(),
             moments.each_mut().map(|m| m.weight.as_flattened_mut()),
         );
-        f(&mut self.bias, &grads.bias, moments.each_mut().map(|m| &mut m.bias[..]));
+        f(
+            &mut self.bias,
+            &grads.bias,
+            moments.each_mut().map(|m| &mut m.bias[..]),
+        );
     }
 
     fn layer_grad_norms(grads: &DenseGrads<IN, OUT>, f: &mut dyn FnMut(f32)) {
         f(libm::sqrt(grads.sum_squares()) as f32);
     }
 
-    fn visit_tensors(&self, prefix: &str, index: usize, f: &mut dyn FnMut(&TensorInfo<'_>, &[f32])) {
+    fn visit_tensors(
+        &self,
+        prefix: &str,
+        index: usize,
+        f: &mut dyn FnMut(&TensorInfo<'_>, &[f32]),
+    ) {
         let weight = tensor_name(prefix, index, "weight");
         let bias = tensor_name(prefix, index, "bias");
         f(&info(&weight, &[OUT, IN]), self.weight.as_flattened());
@@ -201,7 +217,12 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
 }
 
 fn info<'a>(name: &'a str, shape: &'a [usize]) -> TensorInfo<'a> {
-    TensorInfo { name, shape, kind: TensorKind::Parameter, frozen: false }
+    TensorInfo {
+        name,
+        shape,
+        kind: TensorKind::Parameter,
+        frozen: false,
+    }
 }
 
 #[cfg(test)]
@@ -212,7 +233,10 @@ mod tests {
 
     #[test]
     fn forward_literal_weights() {
-        let layer = Dense::<2, 3, Relu>::from_parts([[1.0, 2.0], [-1.0, 0.5], [0.0, -3.0]], [0.5, 0.0, 1.0]);
+        let layer = Dense::<2, 3, Relu>::from_parts(
+            [[1.0, 2.0], [-1.0, 0.5], [0.0, -3.0]],
+            [0.5, 0.0, 1.0],
+        );
         let mut y = [[0.0; 3]; 2];
         layer.forward(&[[1.0, 1.0], [2.0, -1.0]], &mut y);
         assert_eq!(y, [[3.5, 0.0, 0.0], [0.5, 0.0, 4.0]]);

@@ -73,9 +73,20 @@ impl<L: Layer> Layer for Frozen<L> {
 
     fn layer_grad_norms(_grads: &(), _f: &mut dyn FnMut(f32)) {}
 
-    fn visit_tensors(&self, prefix: &str, index: usize, f: &mut dyn FnMut(&TensorInfo<'_>, &[f32])) {
+    fn visit_tensors(
+        &self,
+        prefix: &str,
+        index: usize,
+        f: &mut dyn FnMut(&TensorInfo<'_>, &[f32]),
+    ) {
         self.0.visit_tensors(prefix, index, &mut |info, values| {
-            f(&TensorInfo { frozen: true, ..info.clone() }, values)
+            f(
+                &TensorInfo {
+                    frozen: true,
+                    ..info.clone()
+                },
+                values,
+            )
         });
     }
 
@@ -85,9 +96,16 @@ impl<L: Layer> Layer for Frozen<L> {
         index: usize,
         f: &mut dyn FnMut(&TensorInfo<'_>, &mut [f32]),
     ) {
-        self.0.visit_tensors_mut(prefix, index, &mut |info, values| {
-            f(&TensorInfo { frozen: true, ..info.clone() }, values)
-        });
+        self.0
+            .visit_tensors_mut(prefix, index, &mut |info, values| {
+                f(
+                    &TensorInfo {
+                        frozen: true,
+                        ..info.clone()
+                    },
+                    values,
+                )
+            });
     }
 
     fn init(&mut self, init: Init, rng: &mut Rng) {
@@ -110,12 +128,16 @@ mod tests {
     use crate::gradcheck::check_layer;
     use crate::{seq, BatchNorm, Dense, MultiTask};
 
-    type FineTune = MultiTask<Frozen<seq![Dense<3, 4, Tanh>, BatchNorm<4>]>, (Dense<4, 1>, Dense<4, 2>)>;
+    type FineTune =
+        MultiTask<Frozen<seq![Dense<3, 4, Tanh>, BatchNorm<4>]>, (Dense<4, 1>, Dense<4, 2>)>;
 
     #[test]
     fn frozen_trunk_has_no_gradients() {
         assert_eq!(FineTune::TRAINABLE, 4 + 1 + 8 + 2);
-        assert_eq!(core::mem::size_of::<<FineTune as Layer>::Grads>(), FineTune::TRAINABLE * 4);
+        assert_eq!(
+            core::mem::size_of::<<FineTune as Layer>::Grads>(),
+            FineTune::TRAINABLE * 4
+        );
         assert_eq!(FineTune::LAYERS, 2);
     }
 
@@ -136,7 +158,9 @@ mod tests {
         let mut cache = Zeroed::zeroed();
         let x = [[1.0, 2.0], [3.0, 5.0]];
         let mut y = [[0.0; 2]; 2];
-        model.forward_train(&x, &mut y, &mut cache, Mode::Train).unwrap();
+        model
+            .forward_train(&x, &mut y, &mut cache, Mode::Train)
+            .unwrap();
         model.commit::<2>(&cache);
         assert_eq!(model.0.running_mean, [0.5, -0.5]);
         let mut expected = [[0.0; 2]; 2];

@@ -35,14 +35,25 @@ fn set_flat<T: Tensors>(t: &mut T, index: usize, value: f32) {
     });
 }
 
-fn loss<L: Layer, const B: usize>(layer: &L, x: &[L::Input; B], coefficients: &[f32], mode: Mode) -> f64
+fn loss<L: Layer, const B: usize>(
+    layer: &L,
+    x: &[L::Input; B],
+    coefficients: &[f32],
+    mode: Mode,
+) -> f64
 where
     L::Output: Tensors,
 {
     let mut y = <[L::Output; B]>::zeroed();
     let mut cache = L::Cache::<B>::zeroed();
-    layer.forward_train(x, &mut y, &mut cache, mode).expect("forward_train failed");
-    flatten(&y).iter().zip(coefficients).map(|(&v, &c)| f64::from(v) * f64::from(c)).sum()
+    layer
+        .forward_train(x, &mut y, &mut cache, mode)
+        .expect("forward_train failed");
+    flatten(&y)
+        .iter()
+        .zip(coefficients)
+        .map(|(&v, &c)| f64::from(v) * f64::from(c))
+        .sum()
 }
 
 fn trainable_values<L: Layer>(layer: &L) -> Vec<(usize, bool)> {
@@ -66,7 +77,8 @@ fn perturb<L: Layer>(layer: &mut L, position: usize, delta: f32) {
 }
 
 fn assert_close(what: &str, index: usize, analytic: f64, numeric: f64, seed: u64) {
-    let allowed = GRADIENT_ABS_TOLERANCE + GRADIENT_REL_TOLERANCE * analytic.abs().max(numeric.abs());
+    let allowed =
+        GRADIENT_ABS_TOLERANCE + GRADIENT_REL_TOLERANCE * analytic.abs().max(numeric.abs());
     assert!(
         (analytic - numeric).abs() <= allowed,
         "seed {seed}: {what}[{index}]: analytic {analytic}, numeric {numeric}, allowed difference {allowed}"
@@ -102,7 +114,9 @@ where
     // Analytic gradients.
     let mut y = <[L::Output; B]>::zeroed();
     let mut cache = L::Cache::<B>::zeroed();
-    layer.forward_train(&x, &mut y, &mut cache, mode).expect("forward_train failed");
+    layer
+        .forward_train(&x, &mut y, &mut cache, mode)
+        .expect("forward_train failed");
     let mut dy = <[L::Output; B]>::zeroed();
     let mut i = 0;
     dy.for_each_mut(&mut |s| {
@@ -129,11 +143,21 @@ where
             (plus - minus) / (2.0 * f64::from(STEP))
         };
         if trainable {
-            assert_close("parameter", position, f64::from(analytic_params[next_grad]), numeric, seed);
+            assert_close(
+                "parameter",
+                position,
+                f64::from(analytic_params[next_grad]),
+                numeric,
+                seed,
+            );
             next_grad += 1;
         }
     }
-    assert_eq!(next_grad, analytic_params.len(), "gradient count differs from trainable count");
+    assert_eq!(
+        next_grad,
+        analytic_params.len(),
+        "gradient count differs from trainable count"
+    );
 
     // Inputs.
     let flat_x = flatten(&x);
@@ -144,6 +168,12 @@ where
         set_flat(&mut shifted, index, value - STEP);
         let minus = loss(layer, &shifted, &coefficients, mode);
         let numeric = (plus - minus) / (2.0 * f64::from(STEP));
-        assert_close("input", index, f64::from(analytic_inputs[index]), numeric, seed);
+        assert_close(
+            "input",
+            index,
+            f64::from(analytic_inputs[index]),
+            numeric,
+            seed,
+        );
     }
 }

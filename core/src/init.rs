@@ -35,12 +35,19 @@ impl Init {
         match self {
             Init::PyTorch => {
                 let bound = 1.0 / libm::sqrtf(IN as f32);
-                weight.as_flattened_mut().iter_mut().for_each(|w| *w = rng.uniform(-bound, bound));
-                bias.iter_mut().for_each(|b| *b = rng.uniform(-bound, bound));
+                weight
+                    .as_flattened_mut()
+                    .iter_mut()
+                    .for_each(|w| *w = rng.uniform(-bound, bound));
+                bias.iter_mut()
+                    .for_each(|b| *b = rng.uniform(-bound, bound));
             }
             Init::GlorotUniform => {
                 let limit = libm::sqrtf(6.0 / (IN + OUT) as f32);
-                weight.as_flattened_mut().iter_mut().for_each(|w| *w = rng.uniform(-limit, limit));
+                weight
+                    .as_flattened_mut()
+                    .iter_mut()
+                    .for_each(|w| *w = rng.uniform(-limit, limit));
                 bias.fill(0.0);
             }
         }

@@ -13,29 +13,42 @@
 
 pub mod activation;
 pub mod batch_norm;
+pub mod clip;
 pub mod dense;
 pub mod dot;
 pub mod frozen;
 pub mod init;
 pub mod layer;
+pub mod loss;
 pub mod math;
 pub mod multi_task;
+pub mod objective;
+pub mod optim;
 pub mod residual;
 pub mod rng;
+pub mod schedule;
 pub mod sequential;
 pub mod tensor;
+pub mod train;
 
 #[cfg(test)]
 mod gradcheck;
 
-pub use batch_norm::{BatchNorm, BatchNormGrads, KerasBatchNorm, PyTorchBatchNorm};
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Tanh};
+pub use batch_norm::{BatchNorm, BatchNormGrads, KerasBatchNorm, PyTorchBatchNorm};
+pub use clip::GradientClip;
 pub use dense::{Dense, DenseGrads};
 pub use frozen::Frozen;
 pub use init::Init;
-pub use multi_task::MultiTask;
 pub use layer::{build, Fingerprint, ForwardError, Layer, Mode, TensorInfo, TensorKind};
+pub use loss::{BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy};
+pub use math::{Libm, Sqrt};
+pub use multi_task::MultiTask;
+pub use objective::{Objective, Task, Weighting};
+pub use optim::{Adam, Optimizer, Sgd, SgdMomentum};
 pub use residual::{Residual, Skip};
 pub use rng::Rng;
+pub use schedule::{Decay, Schedule};
 pub use sequential::Sequential;
 pub use tensor::{Tensors, Zeroed};
+pub use train::{StepError, StepReport, Trainer};

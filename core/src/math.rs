@@ -99,7 +99,17 @@ mod tests {
 
     #[test]
     fn sqrt_is_correctly_rounded() {
-        for &x in &[0.0f32, 1.0, 2.0, 3.0, 1e-8, 0.5, 123456.79, f32::MIN_POSITIVE, 1e30] {
+        for &x in &[
+            0.0f32,
+            1.0,
+            2.0,
+            3.0,
+            1e-8,
+            0.5,
+            123456.79,
+            f32::MIN_POSITIVE,
+            1e30,
+        ] {
             let root = Libm::sqrt(x);
             let exact = f64::from(x).sqrt();
             // Correct rounding: the f32 nearest to the exact root.
@@ -119,7 +129,10 @@ mod tests {
                 assert!(relative_error(tanh(x), t) <= exp_tolerance(), "tanh({x})");
             }
             let s = 1.0 / (1.0 + libm::exp(-f64::from(x)));
-            assert!(relative_error(sigmoid(x), s) <= exp_tolerance(), "sigmoid({x})");
+            assert!(
+                relative_error(sigmoid(x), s) <= exp_tolerance(),
+                "sigmoid({x})"
+            );
             x += 0.125;
         }
     }

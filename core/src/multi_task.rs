@@ -40,7 +40,10 @@ pub struct MultiTask<T, H> {
 
 impl<T: Zeroed, H: Zeroed> Zeroed for MultiTask<T, H> {
     fn zeroed() -> Self {
-        Self { trunk: T::zeroed(), heads: H::zeroed() }
+        Self {
+            trunk: T::zeroed(),
+            heads: H::zeroed(),
+        }
     }
 }
 
@@ -99,8 +102,10 @@ where
         mut moments: [&mut Self::Grads; K],
         f: &mut dyn FnMut(&mut [f32], &[f32], [&mut [f32]; K]),
     ) {
-        self.trunk.visit_trainable(&grads.0, moments.each_mut().map(|m| &mut m.0), f);
-        self.heads.visit_trainable(&grads.1, moments.each_mut().map(|m| &mut m.1), f);
+        self.trunk
+            .visit_trainable(&grads.0, moments.each_mut().map(|m| &mut m.0), f);
+        self.heads
+            .visit_trainable(&grads.1, moments.each_mut().map(|m| &mut m.1), f);
     }
 
     fn layer_grad_norms(grads: &Self::Grads, f: &mut dyn FnMut(f32)) {
@@ -108,9 +113,16 @@ where
         H::layer_grad_norms(&grads.1, f);
     }
 
-    fn visit_tensors(&self, prefix: &str, index: usize, f: &mut dyn FnMut(&TensorInfo<'_>, &[f32])) {
-        self.trunk.visit_tensors(&child(prefix, index, "trunk"), 0, f);
-        self.heads.visit_tensors(&child(prefix, index, "heads"), 0, f);
+    fn visit_tensors(
+        &self,
+        prefix: &str,
+        index: usize,
+        f: &mut dyn FnMut(&TensorInfo<'_>, &[f32]),
+    ) {
+        self.trunk
+            .visit_tensors(&child(prefix, index, "trunk"), 0, f);
+        self.heads
+            .visit_tensors(&child(prefix, index, "heads"), 0, f);
     }
 
     fn visit_tensors_mut(
@@ -119,8 +131,10 @@ where
         index: usize,
         f: &mut dyn FnMut(&TensorInfo<'_>, &mut [f32]),
     ) {
-        self.trunk.visit_tensors_mut(&child(prefix, index, "trunk"), 0, f);
-        self.heads.visit_tensors_mut(&child(prefix, index, "heads"), 0, f);
+        self.trunk
+            .visit_tensors_mut(&child(prefix, index, "trunk"), 0, f);
+        self.heads
+            .visit_tensors_mut(&child(prefix, index, "heads"), 0, f);
     }
 
     fn init(&mut self, init: Init, rng: &mut Rng) {
@@ -137,7 +151,11 @@ where
 }
 
 fn add_into<const N: usize, const B: usize>(target: &mut [[f32; N]; B], source: &[[f32; N]; B]) {
-    for (t, s) in target.as_flattened_mut().iter_mut().zip(source.as_flattened()) {
+    for (t, s) in target
+        .as_flattened_mut()
+        .iter_mut()
+        .zip(source.as_flattened())
+    {
         *t += s;
     }
 }
@@ -289,11 +307,19 @@ mod tests {
 
     type FourHeads = MultiTask<
         seq![Dense<4, 6, Tanh>, Dense<6, 5, Tanh>],
-        (Dense<5, 1>, Dense<5, 2, Sigmoid>, seq![Dense<5, 3, Relu>, Dense<3, 3>], Dense<5, 1, Tanh>),
+        (
+            Dense<5, 1>,
+            Dense<5, 2, Sigmoid>,
+            seq![Dense<5, 3, Relu>, Dense<3, 3>],
+            Dense<5, 1, Tanh>,
+        ),
     >;
     type Tree = MultiTask<
         seq![Dense<3, 5, Tanh>, BatchNorm<5>],
-        (Dense<5, 1>, MultiTask<Dense<5, 4, Tanh>, (Dense<4, 1>, Dense<4, 2>)>),
+        (
+            Dense<5, 1>,
+            MultiTask<Dense<5, 4, Tanh>, (Dense<4, 1>, Dense<4, 2>)>,
+        ),
     >;
 
     #[test]
@@ -310,24 +336,48 @@ mod tests {
         type One = MultiTask<Dense<2, 2>, (Dense<2, 1>,)>;
         type Two = MultiTask<Dense<2, 2>, (Dense<2, 1>, Dense<2, 1>)>;
         let one: One = crate::build(Init::PyTorch, 5);
-        let two = Two { trunk: one.trunk, heads: (one.heads.0, one.heads.0) };
+        let two = Two {
+            trunk: one.trunk,
+            heads: (one.heads.0, one.heads.0),
+        };
         let x = [[0.3, -0.7], [1.1, 0.2]];
 
         let mut y1 = [([0.0],); 2];
         let mut c1 = <One as Layer>::Cache::<2>::zeroed();
-        one.forward_train(&x, &mut y1, &mut c1, Mode::Train).unwrap();
+        one.forward_train(&x, &mut y1, &mut c1, Mode::Train)
+            .unwrap();
         let mut g1 = <One as Layer>::Grads::zeroed();
         let mut dx1 = [[0.0; 2]; 2];
-        one.backward(&x, &y1, &mut c1, &mut [([1.0],); 2], Some(&mut dx1), Some(&mut g1));
+        one.backward(
+            &x,
+            &y1,
+            &mut c1,
+            &mut [([1.0],); 2],
+            Some(&mut dx1),
+            Some(&mut g1),
+        );
 
         let mut y2 = [([0.0], [0.0]); 2];
         let mut c2 = <Two as Layer>::Cache::<2>::zeroed();
-        two.forward_train(&x, &mut y2, &mut c2, Mode::Train).unwrap();
+        two.forward_train(&x, &mut y2, &mut c2, Mode::Train)
+            .unwrap();
         let mut g2 = <Two as Layer>::Grads::zeroed();
         let mut dx2 = [[0.0; 2]; 2];
-        two.backward(&x, &y2, &mut c2, &mut [([1.0], [1.0]); 2], Some(&mut dx2), Some(&mut g2));
+        two.backward(
+            &x,
+            &y2,
+            &mut c2,
+            &mut [([1.0], [1.0]); 2],
+            Some(&mut dx2),
+            Some(&mut g2),
+        );
 
-        for (a, b) in g1.0.weight.as_flattened().iter().zip(g2.0.weight.as_flattened()) {
+        for (a, b) in
+            g1.0.weight
+                .as_flattened()
+                .iter()
+                .zip(g2.0.weight.as_flattened())
+        {
             assert_eq!(2.0 * a, *b);
         }
         for (a, b) in dx1.as_flattened().iter().zip(dx2.as_flattened()) {
@@ -339,7 +389,9 @@ mod tests {
     fn names_follow_trunk_and_heads() {
         let model: Tree = crate::build(Init::PyTorch, 1);
         let mut names = std::vec::Vec::new();
-        model.visit_tensors("", 0, &mut |info, _| names.push(std::string::String::from(info.name)));
+        model.visit_tensors("", 0, &mut |info, _| {
+            names.push(std::string::String::from(info.name))
+        });
         assert_eq!(names[0], "0.trunk.0.weight");
         assert_eq!(names[2], "0.trunk.1.weight");
         assert_eq!(names[6], "0.heads.0.0.weight");
@@ -351,7 +403,10 @@ mod tests {
     #[test]
     fn memory_constants_match_types() {
         assert_eq!(core::mem::size_of::<FourHeads>(), FourHeads::STORED * 4);
-        assert_eq!(core::mem::size_of::<<FourHeads as Layer>::Grads>(), FourHeads::TRAINABLE * 4);
+        assert_eq!(
+            core::mem::size_of::<<FourHeads as Layer>::Grads>(),
+            FourHeads::TRAINABLE * 4
+        );
         assert_eq!(
             core::mem::size_of::<<FourHeads as Layer>::Cache<3>>(),
             (3 * FourHeads::CACHE_PER_SAMPLE + FourHeads::CACHE_FIXED) * 4

@@ -81,7 +81,13 @@ impl<const N: usize> Layer for Skip<N> {
 
     fn layer_grad_norms(_grads: &(), _f: &mut dyn FnMut(f32)) {}
 
-    fn visit_tensors(&self, _prefix: &str, _index: usize, _f: &mut dyn FnMut(&TensorInfo<'_>, &[f32])) {}
+    fn visit_tensors(
+        &self,
+        _prefix: &str,
+        _index: usize,
+        _f: &mut dyn FnMut(&TensorInfo<'_>, &[f32]),
+    ) {
+    }
 
     fn visit_tensors_mut(
         &mut self,
@@ -132,12 +138,19 @@ impl<F: Layer, S: Layer, const B: usize> Zeroed for ResidualCache<F, S, B> {
 
 impl<F: Zeroed, S: Zeroed> Zeroed for Residual<F, S> {
     fn zeroed() -> Self {
-        Self { f: F::zeroed(), shortcut: S::zeroed() }
+        Self {
+            f: F::zeroed(),
+            shortcut: S::zeroed(),
+        }
     }
 }
 
 fn add_into<const N: usize, const B: usize>(target: &mut [[f32; N]; B], source: &[[f32; N]; B]) {
-    for (t, s) in target.as_flattened_mut().iter_mut().zip(source.as_flattened()) {
+    for (t, s) in target
+        .as_flattened_mut()
+        .iter_mut()
+        .zip(source.as_flattened())
+    {
         *t += s;
     }
 }
@@ -173,8 +186,10 @@ where
         cache: &mut Self::Cache<B>,
         mode: Mode,
     ) -> Result<(), ForwardError> {
-        self.shortcut.forward_train(x, &mut cache.shortcut_output, &mut cache.shortcut, mode)?;
-        self.f.forward_train(x, &mut cache.f_output, &mut cache.f, mode)?;
+        self.shortcut
+            .forward_train(x, &mut cache.shortcut_output, &mut cache.shortcut, mode)?;
+        self.f
+            .forward_train(x, &mut cache.f_output, &mut cache.f, mode)?;
         *y = cache.f_output;
         add_into(y, &cache.shortcut_output);
         Ok(())
@@ -196,13 +211,35 @@ where
         cache.dy_copy = *dy;
         match dx {
             Some(dx) => {
-                self.shortcut.backward(x, &cache.shortcut_output, &mut cache.shortcut, &mut cache.dy_copy, Some(dx), shortcut_grads);
-                self.f.backward(x, &cache.f_output, &mut cache.f, dy, Some(&mut cache.dx_part), f_grads);
+                self.shortcut.backward(
+                    x,
+                    &cache.shortcut_output,
+                    &mut cache.shortcut,
+                    &mut cache.dy_copy,
+                    Some(dx),
+                    shortcut_grads,
+                );
+                self.f.backward(
+                    x,
+                    &cache.f_output,
+                    &mut cache.f,
+                    dy,
+                    Some(&mut cache.dx_part),
+                    f_grads,
+                );
                 add_into(dx, &cache.dx_part);
             }
             None => {
-                self.shortcut.backward(x, &cache.shortcut_output, &mut cache.shortcut, &mut cache.dy_copy, None, shortcut_grads);
-                self.f.backward(x, &cache.f_output, &mut cache.f, dy, None, f_grads);
+                self.shortcut.backward(
+                    x,
+                    &cache.shortcut_output,
+                    &mut cache.shortcut,
+                    &mut cache.dy_copy,
+                    None,
+                    shortcut_grads,
+                );
+                self.f
+                    .backward(x, &cache.f_output, &mut cache.f, dy, None, f_grads);
             }
         }
     }
@@ -218,8 +255,10 @@ where
         mut moments: [&mut Self::Grads; K],
         f: &mut dyn FnMut(&mut [f32], &[f32], [&mut [f32]; K]),
     ) {
-        self.f.visit_trainable(&grads.0, moments.each_mut().map(|m| &mut m.0), f);
-        self.shortcut.visit_trainable(&grads.1, moments.each_mut().map(|m| &mut m.1), f);
+        self.f
+            .visit_trainable(&grads.0, moments.each_mut().map(|m| &mut m.0), f);
+        self.shortcut
+            .visit_trainable(&grads.1, moments.each_mut().map(|m| &mut m.1), f);
     }
 
     fn layer_grad_norms(grads: &Self::Grads, f: &mut dyn FnMut(f32)) {
@@ -227,9 +266,15 @@ where
         S::layer_grad_norms(&grads.1, f);
     }
 
-    fn visit_tensors(&self, prefix: &str, index: usize, f: &mut dyn FnMut(&TensorInfo<'_>, &[f32])) {
+    fn visit_tensors(
+        &self,
+        prefix: &str,
+        index: usize,
+        f: &mut dyn FnMut(&TensorInfo<'_>, &[f32]),
+    ) {
         self.f.visit_tensors(&child(prefix, index, "f"), 0, f);
-        self.shortcut.visit_tensors(&child(prefix, index, "shortcut"), 0, f);
+        self.shortcut
+            .visit_tensors(&child(prefix, index, "shortcut"), 0, f);
     }
 
     fn visit_tensors_mut(
@@ -239,7 +284,8 @@ where
         f: &mut dyn FnMut(&TensorInfo<'_>, &mut [f32]),
     ) {
         self.f.visit_tensors_mut(&child(prefix, index, "f"), 0, f);
-        self.shortcut.visit_tensors_mut(&child(prefix, index, "shortcut"), 0, f);
+        self.shortcut
+            .visit_tensors_mut(&child(prefix, index, "shortcut"), 0, f);
     }
 
     fn init(&mut self, init: Init, rng: &mut Rng) {
@@ -258,7 +304,8 @@ where
 /// Returns `"{prefix}{index}.{field}."`, the prefix of a nested block.
 pub(crate) fn child(prefix: &str, index: usize, field: &str) -> Name {
     let mut name = crate::layer::tensor_name(prefix, index, field);
-    name.push('.').expect("tensor name longer than MAX_NAME_LEN");
+    name.push('.')
+        .expect("tensor name longer than MAX_NAME_LEN");
     name
 }
 
@@ -274,7 +321,10 @@ mod tests {
 
     #[test]
     fn identity_shortcut_adds_input() {
-        let block = Residual { f: Dense::<2, 2>::from_parts([[1.0, 0.0], [0.0, 2.0]], [0.0, 1.0]), shortcut: Skip::<2> };
+        let block = Residual {
+            f: Dense::<2, 2>::from_parts([[1.0, 0.0], [0.0, 2.0]], [0.0, 1.0]),
+            shortcut: Skip::<2>,
+        };
         let mut y = [[0.0; 2]];
         block.forward(&[[1.0, 3.0]], &mut y);
         assert_eq!(y, [[2.0, 10.0]]);
@@ -293,13 +343,17 @@ mod tests {
     fn names_of_branches() {
         let model: seq![Dense<3, 4>, Block] = crate::build(Init::PyTorch, 1);
         let mut names = std::vec::Vec::new();
-        model.visit_tensors("", 0, &mut |info, _| names.push(std::string::String::from(info.name)));
+        model.visit_tensors("", 0, &mut |info, _| {
+            names.push(std::string::String::from(info.name))
+        });
         assert_eq!(names[2], "1.f.0.weight");
         assert_eq!(names[4], "1.f.1.weight");
         assert_eq!(names[6], "1.f.1.running_mean");
         let projected: Projected = crate::build(Init::PyTorch, 1);
         let mut names = std::vec::Vec::new();
-        projected.visit_tensors("", 0, &mut |info, _| names.push(std::string::String::from(info.name)));
+        projected.visit_tensors("", 0, &mut |info, _| {
+            names.push(std::string::String::from(info.name))
+        });
         assert_eq!(names.last().map(|s| s.as_str()), Some("0.shortcut.0.bias"));
     }
 

@@ -23,7 +23,10 @@ impl Rng {
 
     /// Creates a generator from a seed and a stream selector.
     pub fn with_stream(seed: u64, stream: u64) -> Self {
-        let mut rng = Self { state: 0, increment: (stream << 1) | 1 };
+        let mut rng = Self {
+            state: 0,
+            increment: (stream << 1) | 1,
+        };
         rng.next_u32();
         rng.state = rng.state.wrapping_add(seed);
         rng.next_u32();
@@ -82,7 +85,14 @@ mod tests {
     fn pcg32_reference_sequence() {
         // pcg32_srandom(42, 54) from the PCG reference implementation (pcg32-demo).
         let mut rng = Rng::with_stream(42, 54);
-        let expected = [0xa15c_02b7, 0x7b47_f409, 0xba1d_3330, 0x83d2_f293, 0xbfa4_784b, 0xcbed_606e];
+        let expected = [
+            0xa15c_02b7,
+            0x7b47_f409,
+            0xba1d_3330,
+            0x83d2_f293,
+            0xbfa4_784b,
+            0xcbed_606e,
+        ];
         for e in expected {
             assert_eq!(rng.next_u32(), e);
         }

@@ -61,7 +61,10 @@ impl<A: Layer, C: Layer, const B: usize> Zeroed for ChainCache<A, C, B> {
 
 impl<A: Zeroed, C: Zeroed> Zeroed for Sequential<A, C> {
     fn zeroed() -> Self {
-        Self { first: A::zeroed(), second: C::zeroed() }
+        Self {
+            first: A::zeroed(),
+            second: C::zeroed(),
+        }
     }
 }
 
@@ -116,10 +119,28 @@ pub(crate) fn chain_backward<A, C, const B: usize>(
     };
     // The first block needs the middle gradient only if it trains or must pass one on.
     let needs_middle = dx.is_some() || first_grads.is_some() && A::TRAINABLE > 0;
-    let middle_grad = if needs_middle { Some(&mut cache.middle_grad) } else { None };
-    second.backward(&cache.middle, y, &mut cache.second, dy, middle_grad, second_grads);
+    let middle_grad = if needs_middle {
+        Some(&mut cache.middle_grad)
+    } else {
+        None
+    };
+    second.backward(
+        &cache.middle,
+        y,
+        &mut cache.second,
+        dy,
+        middle_grad,
+        second_grads,
+    );
     if needs_middle {
-        first.backward(x, &cache.middle, &mut cache.first, &mut cache.middle_grad, dx, first_grads);
+        first.backward(
+            x,
+            &cache.middle,
+            &mut cache.first,
+            &mut cache.middle_grad,
+            dx,
+            first_grads,
+        );
     }
 }
 
@@ -178,8 +199,10 @@ where
         mut moments: [&mut Self::Grads; K],
         f: &mut dyn FnMut(&mut [f32], &[f32], [&mut [f32]; K]),
     ) {
-        self.first.visit_trainable(&grads.0, moments.each_mut().map(|m| &mut m.0), f);
-        self.second.visit_trainable(&grads.1, moments.each_mut().map(|m| &mut m.1), f);
+        self.first
+            .visit_trainable(&grads.0, moments.each_mut().map(|m| &mut m.0), f);
+        self.second
+            .visit_trainable(&grads.1, moments.each_mut().map(|m| &mut m.1), f);
     }
 
     fn layer_grad_norms(grads: &Self::Grads, f: &mut dyn FnMut(f32)) {
@@ -187,7 +210,12 @@ where
         C::layer_grad_norms(&grads.1, f);
     }
 
-    fn visit_tensors(&self, prefix: &str, index: usize, f: &mut dyn FnMut(&TensorInfo<'_>, &[f32])) {
+    fn visit_tensors(
+        &self,
+        prefix: &str,
+        index: usize,
+        f: &mut dyn FnMut(&TensorInfo<'_>, &[f32]),
+    ) {
         self.first.visit_tensors(prefix, index, f);
         self.second.visit_tensors(prefix, index + A::ITEMS, f);
     }
@@ -237,14 +265,22 @@ mod tests {
     fn chain_names_follow_sequential_indices() {
         let model: Mlp = crate::build(crate::Init::PyTorch, 1);
         let mut names = std::vec::Vec::new();
-        model.visit_tensors("", 0, &mut |info, _| names.push(std::string::String::from(info.name)));
-        assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias"]);
+        model.visit_tensors("", 0, &mut |info, _| {
+            names.push(std::string::String::from(info.name))
+        });
+        assert_eq!(
+            names,
+            ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias"]
+        );
     }
 
     #[test]
     fn memory_constants_match_types() {
         assert_eq!(core::mem::size_of::<Mlp>(), Mlp::STORED * 4);
-        assert_eq!(core::mem::size_of::<<Mlp as Layer>::Grads>(), Mlp::TRAINABLE * 4);
+        assert_eq!(
+            core::mem::size_of::<<Mlp as Layer>::Grads>(),
+            Mlp::TRAINABLE * 4
+        );
         assert_eq!(
             core::mem::size_of::<<Mlp as Layer>::Cache<7>>(),
             (7 * Mlp::CACHE_PER_SAMPLE + Mlp::CACHE_FIXED) * 4
