@@ -26,10 +26,12 @@ pub mod objective;
 pub mod optim;
 pub mod residual;
 pub mod rng;
+pub mod scale;
 pub mod schedule;
 pub mod sequential;
 pub mod tensor;
 pub mod train;
+pub mod weather;
 
 #[cfg(test)]
 mod gradcheck;
@@ -48,6 +50,7 @@ pub use objective::{Objective, Task, Weighting};
 pub use optim::{Adam, Optimizer, Sgd, SgdMomentum};
 pub use residual::{Residual, Skip};
 pub use rng::Rng;
+pub use scale::Standardizer;
 pub use schedule::{Decay, Schedule};
 pub use sequential::Sequential;
 pub use tensor::{Tensors, Zeroed};
