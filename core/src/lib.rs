@@ -13,6 +13,7 @@
 
 pub mod activation;
 pub mod batch_norm;
+pub mod checkpoint;
 pub mod clip;
 pub mod dense;
 pub mod dot;
