@@ -86,6 +86,8 @@ pub struct BatchNormGrads<const N: usize> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormCache<const N: usize> {
     mean: [f32; N],
+    /// The batch variance as it enters the running update (unbiased where the preset says so),
+    /// so that [`Layer::commit`] needs no batch size.
     variance: [f32; N],
     inv_std: [f32; N],
     /// 1.0 when the batch's statistics were used, 0.0 when the running ones were.
@@ -204,6 +206,11 @@ impl<const N: usize, C: BatchNormConfig> Layer for BatchNorm<N, C> {
         }
 
         let count = B as f32;
+        let correction = if C::UNBIASED_RUNNING_VAR {
+            B as f32 / (B - 1) as f32
+        } else {
+            1.0
+        };
         for j in 0..N {
             let mut sum = 0.0;
             for xb in x {
@@ -217,7 +224,7 @@ impl<const N: usize, C: BatchNormConfig> Layer for BatchNorm<N, C> {
             }
             let variance = squares / count;
             cache.mean[j] = mean;
-            cache.variance[j] = variance;
+            cache.variance[j] = variance * correction;
             cache.inv_std[j] = 1.0 / libm::sqrtf(variance + C::EPSILON);
         }
         cache.batch_statistics = 1.0;
@@ -271,15 +278,9 @@ impl<const N: usize, C: BatchNormConfig> Layer for BatchNorm<N, C> {
             return;
         }
         let w = C::UPDATE_WEIGHT;
-        let correction = if C::UNBIASED_RUNNING_VAR && B > 1 {
-            B as f32 / (B - 1) as f32
-        } else {
-            1.0
-        };
         for j in 0..N {
             self.running_mean[j] = (1.0 - w) * self.running_mean[j] + w * cache.mean[j];
-            self.running_var[j] =
-                (1.0 - w) * self.running_var[j] + w * (cache.variance[j] * correction);
+            self.running_var[j] = (1.0 - w) * self.running_var[j] + w * cache.variance[j];
         }
     }
 
