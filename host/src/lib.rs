@@ -8,11 +8,15 @@
 //! - [`seattle`] and [`penguins`]: the demos behind `gradwell demo seattle` and
 //!   `gradwell demo penguins`.
 //! - [`plot`]: loss-curve plots as SVG and PNG.
+//! - [`checkpoint`]: atomic checkpoint files and the `inspect`, `export` and `import` commands.
+//! - [`safetensors`]: weight interchange with PyTorch by `state_dict` name.
 
+pub mod checkpoint;
 pub mod data;
 pub mod demo;
 pub mod metrics;
 pub mod penguins;
 pub mod plot;
+pub mod safetensors;
 pub mod seattle;
 pub mod training;
