@@ -9,9 +9,9 @@
 //! A field is missing when it is empty or `NA` (as R writes it), after trimming spaces; see
 //! [`is_missing`]. The policy is explicit at each call site:
 //!
-//! - [`Table::complete_rows`] keeps only the rows with a value in every column a caller needs,
-//!   and returns a [`DropReport`] that counts the dropped rows by the first missing column, so
-//!   the tool can print how many rows it dropped and why.
+//! - [`Table::complete_rows`] keeps only the rows with a value in every column a caller needs.
+//!   Its [`DropReport`] counts the dropped rows by their first missing column, so the tool can
+//!   print how many rows it dropped and why.
 //! - A caller that can use a row without some value (a task label that is simply absent) reads
 //!   that field with [`Row::number`] or [`Row::text`], which return `None` for a missing value.
 //!
@@ -32,7 +32,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Why a CSV file could not be used.
+/// Error reading a CSV file or one of its fields.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
@@ -102,7 +102,7 @@ pub enum DataError {
         column: String,
         /// The field as written in the file.
         value: String,
-        /// What the column needs, such as "a finite number".
+        /// Description of the expected value, such as "a finite number".
         expected: String,
     },
 }
@@ -135,8 +135,8 @@ pub struct DropReport {
     pub rows: usize,
     /// Number of rows dropped.
     pub dropped: usize,
-    /// Dropped rows per column, counted once at the first missing column of each row, in
-    /// the order the caller listed the columns; columns that dropped nothing are left out.
+    /// Dropped rows per column, in the order the caller listed the columns. Each row counts
+    /// once, at its first missing column, and columns that dropped nothing are left out.
     pub by_column: Vec<(String, usize)>,
 }
 

@@ -6,7 +6,7 @@ use crate::data::DataError;
 use crate::plot::PlotError;
 use crate::training::FitError;
 
-/// Why a demo failed.
+/// Error of a demo run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DemoError {
@@ -20,13 +20,13 @@ pub enum DemoError {
         path: PathBuf,
         /// "training" or "test".
         split: &'static str,
-        /// How the split is defined.
+        /// Definition of the split, for the message.
         detail: String,
     },
     /// A training step failed.
     #[error("{model}: {error}")]
     Fit {
-        /// Which model was training.
+        /// Name of the model that was training.
         model: String,
         /// The failure.
         error: FitError,

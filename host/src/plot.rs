@@ -16,7 +16,7 @@ use crate::training::History;
 /// Size of a plot in pixels, for both formats.
 const SIZE: (u32, u32) = (1200, 420);
 
-/// What [`write_loss_curves`] draws.
+/// Input of [`write_loss_curves`]: a title and the per-task curves.
 pub struct Curves<'a> {
     /// Title above the panels.
     pub title: &'a str,
@@ -26,7 +26,7 @@ pub struct Curves<'a> {
     pub history: &'a History,
 }
 
-/// Why a plot could not be written.
+/// Error writing a plot file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlotError {
@@ -145,7 +145,13 @@ fn draw<B: DrawingBackend>(
             // The mesh draws tick labels, which need a font, so the PNG gets a frame and
             // horizontal grid lines at quarters of the loss range instead.
             let x_end = epochs.max(2) as f32;
-            let frame = vec![(1.0, 0.0), (x_end, 0.0), (x_end, top), (1.0, top), (1.0, 0.0)];
+            let frame = vec![
+                (1.0, 0.0),
+                (x_end, 0.0),
+                (x_end, top),
+                (1.0, top),
+                (1.0, 0.0),
+            ];
             chart
                 .draw_series(LineSeries::new(frame, BLACK))
                 .map_err(|e| e.to_string())?;

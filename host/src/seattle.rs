@@ -6,8 +6,8 @@
 //! tomorrow falls before [`TEST_YEAR`] form the training split; those in [`TEST_YEAR`] the test
 //! split. Inputs are z-scored with a [`Standardizer`] fitted on the training split only. The two
 //! temperature targets are z-scored too, with training statistics, so both squared errors have
-//! a comparable scale next to the rain cross-entropy; predictions are scaled back to °C before
-//! any metric is computed.
+//! a scale comparable to the rain cross-entropy. Predictions are scaled back to °C before any
+//! metric is computed.
 //!
 //! Training: [`gradwell::Adam::pytorch`] with learning rate [`LEARNING_RATE`], batches of
 //! [`BATCH`] samples reshuffled every epoch, [`DEFAULT_EPOCHS`] epochs by default, equal task

@@ -3,10 +3,10 @@
 //!
 //! [`fit`] trains for a number of epochs. Each epoch shuffles the training samples with a
 //! seeded [`Rng`] and steps through them in batches of `B`. The trainer needs full batches, so
-//! the last `len % B` samples of each shuffled epoch are not trained on in that epoch; because
-//! the order changes every epoch, every sample is still seen. After each epoch, [`fit`] records
-//! each task's mean loss over the whole training and test sets in evaluation mode (batch
-//! normalisation on running statistics).
+//! the last `len % B` samples of each shuffled epoch are not trained on in that epoch. The order
+//! changes every epoch, so different samples are left out each time. After each epoch, [`fit`]
+//! records each task's mean loss over the whole training and test sets in evaluation mode
+//! (batch normalisation on running statistics).
 //!
 //! Targets are tuples of `Option`s, one per task (see [`Labels`]), so evaluation can pad a last
 //! partial batch with unlabeled samples that count for nothing.
@@ -125,7 +125,7 @@ pub struct FitError {
     pub epoch: usize,
     /// 1-based batch within the epoch; 0 for the evaluation after the epoch.
     pub batch: usize,
-    /// What the core trainer rejected.
+    /// Error returned by the core trainer.
     pub error: StepError,
 }
 
@@ -217,7 +217,7 @@ where
     J::Target: Labels,
 {
     let mut model: M = build(Init::PyTorch, options.seed);
-    // The trainer holds a batch of caches and the optimizer moments, so it lives on the heap.
+    // The trainer contains a batch of caches and the optimizer moments, so it lives on the heap.
     let mut trainer = Box::new(Trainer::<M, Adam, B>::new(Adam::pytorch(learning_rate)));
     let history = fit(&mut model, &mut trainer, objective, train, test, options)?;
     Ok((model, history))
