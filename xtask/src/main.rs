@@ -10,6 +10,7 @@ mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -100,10 +101,20 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options> {
 }
 
 /// Returns the repository root, the parent of this crate's folder.
+///
+/// `cargo run` sets `CARGO_MANIFEST_DIR` at run time as well. That value comes first, because
+/// the path compiled in is stale when a checkout is copied together with its `target` folder.
 fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in a folder of the repository")
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        manifest_dir
+            .parent()
+            .expect("xtask lives in a folder of the repository")
+            .to_path_buf()
+    })
 }
 
 /// Returns the root workspace's target folder, honoring `CARGO_TARGET_DIR`.
