@@ -88,7 +88,7 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options> {
             "--time-limit" => {
                 let value = args
                     .next()
-                    .context("--time-limit needs a number of seconds")?;
+                    .context("missing value for --time-limit: expected whole seconds")?;
                 let seconds: u64 = value.parse().with_context(|| {
                     format!("invalid --time-limit `{value}`: expected whole seconds")
                 })?;
