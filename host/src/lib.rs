@@ -19,4 +19,5 @@ pub mod penguins;
 pub mod plot;
 pub mod safetensors;
 pub mod seattle;
+pub mod study;
 pub mod training;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use gradwell_host::{checkpoint, penguins, seattle, training};
+use gradwell_host::{checkpoint, penguins, seattle, study, training};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,9 @@ enum Command {
     /// `inspect`, `export` and `import`: checkpoints and safetensors files.
     #[command(flatten)]
     Checkpoint(checkpoint::Command),
+    /// Studies that train families of models and write a report with plots.
+    #[command(subcommand)]
+    Study(study::cli::Command),
 }
 
 #[derive(Subcommand)]
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Demo(Demo::Seattle(args)) => run_seattle(args),
         Command::Demo(Demo::Penguins(args)) => run_penguins(args),
         Command::Checkpoint(command) => checkpoint::run(command),
+        Command::Study(command) => study::cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

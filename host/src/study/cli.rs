@@ -1,0 +1,64 @@
+//! The `gradwell study …` subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{run_gradient_flow_study, StudyConfig, DEFAULT_SEEDS, DEFAULT_STEPS};
+
+/// `gradwell study …`.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum Command {
+    /// Measures per-layer gradient norms of deep networks and the remedies for vanishing and
+    /// exploding gradients on the Seattle weather data; writes tables and plots.
+    GradientFlow(GradientFlowArgs),
+}
+
+/// Options of `gradwell study gradient-flow`.
+#[derive(Debug, Args)]
+pub struct GradientFlowArgs {
+    /// Folder for results.md, layer-norms.csv and the plots (grad-norm and loss, SVG and PNG).
+    #[arg(long, value_name = "DIR", default_value = "out/gradient-flow")]
+    pub out: PathBuf,
+    /// Seeds per configuration.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEEDS)]
+    pub seeds: u64,
+    /// Training steps per run (batches of 32).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_STEPS)]
+    pub steps: u32,
+    /// Seattle weather CSV file [default: data/seattle-weather.csv of this repository].
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+}
+
+/// Runs a `gradwell study` subcommand and prints where its results went.
+///
+/// # Errors
+/// When the study fails; see [`run_gradient_flow_study`].
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::GradientFlow(args) => {
+            let defaults = StudyConfig::default();
+            let config = StudyConfig {
+                out: Some(args.out.clone()),
+                seeds: args.seeds,
+                steps: args.steps,
+                data: args.data.unwrap_or(defaults.data.clone()),
+                verbose: true,
+                ..defaults
+            };
+            let report = run_gradient_flow_study(&config)?;
+            println!(
+                "gradient-flow study: {} configurations × {} seeds × {} steps in {:.1} s on {} threads; results in {}",
+                report.configurations.len(),
+                report.seeds,
+                report.steps,
+                report.wall_time.as_secs_f32(),
+                report.threads,
+                args.out.display()
+            );
+            Ok(())
+        }
+    }
+}
