@@ -22,6 +22,7 @@ pub mod init;
 pub mod layer;
 pub mod loss;
 pub mod math;
+pub mod memory;
 pub mod multi_task;
 pub mod objective;
 pub mod optim;

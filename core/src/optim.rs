@@ -79,6 +79,9 @@ pub trait Optimizer {
     /// State kept for parameters whose gradients have type `G`.
     type State<G: Tensors>: Tensors;
 
+    /// Number of moments kept per parameter: the state is this many copies of the gradients.
+    const MOMENTS: usize;
+
     /// Base learning rate, before the schedule.
     fn learning_rate(&self) -> f32;
 
@@ -115,6 +118,7 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     type State<G: Tensors> = ();
+    const MOMENTS: usize = 0;
 
     fn learning_rate(&self) -> f32 {
         self.lr
@@ -193,6 +197,7 @@ impl SgdMomentum {
 
 impl Optimizer for SgdMomentum {
     type State<G: Tensors> = G;
+    const MOMENTS: usize = 1;
 
     fn learning_rate(&self) -> f32 {
         self.lr
@@ -308,6 +313,7 @@ impl<S: Sqrt> Adam<S> {
 
 impl<S: Sqrt> Optimizer for Adam<S> {
     type State<G: Tensors> = (G, G);
+    const MOMENTS: usize = 2;
 
     fn learning_rate(&self) -> f32 {
         self.lr
