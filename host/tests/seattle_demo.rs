@@ -131,6 +131,7 @@ fn scalers_fit_training_split_only() {
 
     let everything: Vec<[f32; 10]> = train.iter().chain(&test).map(|s| s.inputs).collect();
     assert_ne!(Standardizer::fit(everything.iter()), inputs);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 #[test]
