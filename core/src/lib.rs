@@ -57,3 +57,8 @@ pub use schedule::{Decay, Schedule};
 pub use sequential::Sequential;
 pub use tensor::{Tensors, Zeroed};
 pub use train::{StepError, StepReport, Trainer};
+
+/// Compiles and runs the Rust examples of the repository's README.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
