@@ -34,4 +34,7 @@ pub enum DemoError {
     /// A plot could not be written.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// The trained model's checkpoint could not be saved.
+    #[error("{0:#}")]
+    Checkpoint(anyhow::Error),
 }

@@ -27,6 +27,8 @@ use gradwell::{
     seq, BinaryCrossEntropy, Dense, Layer, Mse, MultiTask, Relu, Standardizer, Task, Zeroed,
 };
 
+use gradwell::checkpoint::{Extras, Scaling};
+
 use crate::data::{DataError, DropReport, Table};
 pub use crate::demo::DemoError;
 use crate::metrics::{accuracy, f1, rmse};
@@ -47,6 +49,8 @@ pub const DEFAULT_EPOCHS: usize = 20;
 pub const DEFAULT_SEED: u64 = 42;
 /// Names of the model's tasks, in head order.
 pub const TASKS: [&str; 3] = ["temp_max", "temp_min", "rain"];
+/// File name of the trained multi-task model's checkpoint inside the output folder.
+pub const CHECKPOINT_FILE: &str = "model.gwck";
 
 /// The shared trunk of [`weather::Model`].
 pub type Trunk = seq![Dense<{ weather::INPUTS }, 64, Relu>, Dense<64, 32, Relu>];
@@ -160,6 +164,8 @@ pub struct Summary {
     pub loss_curves: History,
     /// Plot files written.
     pub plots: Vec<String>,
+    /// Checkpoint of the multi-task model with its input scaling, when one was written.
+    pub checkpoint: Option<String>,
 }
 
 /// Test RMSE of one temperature, °C.
@@ -428,6 +434,17 @@ pub fn train_seattle(config: &DemoConfig) -> Result<DemoReport, DemoError> {
         }
     }
 
+    let mut checkpoint = None;
+    if let Some(out) = &config.out {
+        let path = out.join(CHECKPOINT_FILE);
+        let extras = Extras {
+            scaling: Some(Scaling::from_standardizer(&input_scaler)),
+            ..Extras::default()
+        };
+        crate::checkpoint::save_model(&path, &model, &extras).map_err(DemoError::Checkpoint)?;
+        checkpoint = Some(path.display().to_string());
+    }
+
     let summary = Summary {
         data: config.data.display().to_string(),
         rows,
@@ -449,6 +466,7 @@ pub fn train_seattle(config: &DemoConfig) -> Result<DemoReport, DemoError> {
         },
         loss_curves: history,
         plots,
+        checkpoint,
     };
     Ok(DemoReport {
         trained: TrainedWeather {
@@ -578,7 +596,7 @@ impl std::fmt::Display for Summary {
                 losses(last)
             )?;
         }
-        for path in &self.plots {
+        for path in self.plots.iter().chain(&self.checkpoint) {
             writeln!(f, "  wrote {path}")?;
         }
         Ok(())

@@ -195,6 +195,29 @@ fn demo_beats_persistence_on_both_temperatures() {
     let svg = std::fs::read_to_string(out.join("loss.svg")).unwrap();
     assert!(svg.contains("temp_min"));
     assert!(std::fs::metadata(out.join("loss.png")).unwrap().len() > 1000);
+
+    // The checkpoint holds the trained model and the input scaling it needs.
+    let bytes = std::fs::read(out.join(seattle::CHECKPOINT_FILE)).unwrap();
+    let mut model: gradwell::weather::Model = gradwell::Zeroed::zeroed();
+    let mut scaler = gradwell::Standardizer::<{ gradwell::weather::INPUTS }>::IDENTITY;
+    let mut extras = gradwell::checkpoint::ExtrasMut {
+        scaling: Some(gradwell::checkpoint::ScalingMut::from_standardizer(
+            &mut scaler,
+        )),
+        ..Default::default()
+    };
+    gradwell::checkpoint::decode(&bytes, &mut model, &mut extras).unwrap();
+    assert_eq!(model, report.trained.model);
+    assert_eq!(scaler, report.trained.input_scaler);
+    assert_eq!(
+        summary.checkpoint.as_deref(),
+        Some(
+            out.join(seattle::CHECKPOINT_FILE)
+                .display()
+                .to_string()
+                .as_str()
+        )
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }
 
