@@ -20,9 +20,12 @@ compile_error!("select a board: feature `qemu` (the default) or `nrf52840`");
 pub mod app;
 pub mod board;
 pub mod fault;
+pub mod hw_sqrt;
 pub mod measure;
 pub mod memory;
 pub mod stack;
+pub mod weather_data;
+pub mod weather_training;
 
 #[cfg(feature = "qemu")]
 mod guard;

@@ -1,4 +1,5 @@
-//! The demo: boots, reports the memory use, runs [`app::run`] and exits with status 0.
+//! The demo: boots, reports the memory use, runs [`app::run`] and exits with status 0, or with
+//! [`EXIT_DEMO_FAILED`] when the demo fails a check.
 
 #![no_std]
 #![no_main]
@@ -6,6 +7,10 @@
 use cortex_m_rt::entry;
 use gradwell_firmware::board::{self, Board};
 use gradwell_firmware::{app, memory, stack};
+
+/// Exit code when [`app::run`] fails, for example when the trained model does not beat
+/// "tomorrow equals today".
+const EXIT_DEMO_FAILED: u8 = 1;
 
 #[entry]
 fn main() -> ! {
@@ -21,11 +26,22 @@ fn main() -> ! {
         footprint.stack,
     );
 
-    if app::run(&mut board.led, &mut board.delay).is_err() {
-        defmt::panic!("the status LED failed");
-    }
+    let result = app::run(&mut board.led, &mut board.delay);
 
-    defmt::info!("peak stack use: {=usize} bytes", stack::peak_use());
-    defmt::info!("gradwell firmware: done");
-    board::exit(0)
+    let peak_stack = stack::peak_use();
+    defmt::info!("peak stack use: {=usize} bytes", peak_stack);
+    defmt::info!("metric flash_bytes={=usize}", footprint.flash);
+    defmt::info!("metric static_ram_bytes={=usize}", footprint.static_ram);
+    defmt::info!("metric peak_stack_bytes={=usize}", peak_stack);
+
+    match result {
+        Ok(()) => {
+            defmt::info!("gradwell firmware: done");
+            board::exit(0)
+        }
+        Err(error) => {
+            defmt::error!("gradwell firmware: {}", error);
+            board::exit(EXIT_DEMO_FAILED)
+        }
+    }
 }
