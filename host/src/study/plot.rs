@@ -24,6 +24,9 @@ const COLORS: [RGBColor; 7] = [
 ];
 const NORM_SIZE: (u32, u32) = (900, 1000);
 const LOSS_SIZE: (u32, u32) = (900, 800);
+/// Top of the loss axis. Diverged runs reach losses near `f32::MAX`, which would flatten every
+/// other curve, so their lines leave the panel at this value (the z-scored loss starts near 1).
+const LOSS_CEILING: f32 = 100.0;
 
 /// One panel: a title and the configurations drawn in it.
 struct Panel<'a> {
@@ -170,6 +173,7 @@ fn draw_losses<DB: DrawingBackend>(
         let Some((low, high)) = positive_range(all) else {
             continue;
         };
+        let high = high.min(LOSS_CEILING).max(low * 10.0);
         let depth = panel.series.first().map_or(0, |s| s.configuration.depth);
         let mut chart = chart_on(
             area,
