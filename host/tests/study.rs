@@ -4,10 +4,13 @@ use gradwell::loss::Mse;
 use gradwell::objective::{Objective, Task};
 use gradwell_host::study::{
     configurations, first_to_last_ratio, run_gradient_flow_study, Nested, Spread, StudyConfig,
+    WeatherData,
 };
 
 /// Two-sided tolerance for ratios of literal `f32` values.
 const RATIO_TOLERANCE: f32 = 1e-6;
+/// Two-sided tolerance for means and variances of `f32` z-scores, and for undoing a z-score.
+const Z_SCORE_TOLERANCE: f64 = 1e-4;
 
 fn tiny_config() -> StudyConfig {
     StudyConfig {
@@ -62,6 +65,47 @@ fn tiny_study_runs_every_configuration() {
         let expected = first_to_last_ratio(&run.init_norms).expect("finite norms");
         assert_eq!(summary.init_ratio.median, expected, "{name}");
     }
+}
+
+#[test]
+fn weather_split_by_predicted_year() {
+    let data = WeatherData::load(&StudyConfig::default().data).expect("data loads");
+
+    // 2012–2014 has 1096 days, less the first two, which have no yesterday; 2015 has 365.
+    assert_eq!(data.train.len(), 1094);
+    assert_eq!(data.test.len(), 365);
+
+    let count = data.train.len() as f64;
+    for target in 0..2 {
+        let mean = data
+            .train
+            .iter()
+            .map(|s| f64::from(s.temperatures[target]))
+            .sum::<f64>()
+            / count;
+        let variance = data
+            .train
+            .iter()
+            .map(|s| (f64::from(s.temperatures[target]) - mean).powi(2))
+            .sum::<f64>()
+            / count;
+        assert!(
+            mean.abs() <= Z_SCORE_TOLERANCE,
+            "target {target}: mean {mean}"
+        );
+        assert!(
+            (variance - 1.0).abs() <= Z_SCORE_TOLERANCE,
+            "target {target}: variance {variance}"
+        );
+    }
+
+    let first = &data.train[0];
+    let mut celsius = first.temperatures;
+    data.temperature_scaler.invert(&mut celsius);
+    // 2012-01-03: temp_max 11.7 °C, temp_min 7.2 °C.
+    assert_eq!(first.temperatures_celsius, [11.7, 7.2]);
+    assert!((celsius[0] - 11.7).abs() <= Z_SCORE_TOLERANCE as f32);
+    assert!((celsius[1] - 7.2).abs() <= Z_SCORE_TOLERANCE as f32);
 }
 
 #[test]

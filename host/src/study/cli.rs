@@ -10,8 +10,8 @@ use super::{run_gradient_flow_study, StudyConfig, DEFAULT_SEEDS, DEFAULT_STEPS};
 #[derive(Debug, Subcommand)]
 #[non_exhaustive]
 pub enum Command {
-    /// Measures per-layer gradient norms of deep networks and the remedies for vanishing and
-    /// exploding gradients on the Seattle weather data; writes tables and plots.
+    /// Measures per-layer gradient norms of deep networks, and the remedies for vanishing and
+    /// exploding gradients, on the Seattle weather data, and writes tables and plots.
     GradientFlow(GradientFlowArgs),
 }
 
