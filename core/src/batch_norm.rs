@@ -54,7 +54,8 @@ impl BatchNormConfig for PyTorchBatchNorm {
 
 impl BatchNormConfig for KerasBatchNorm {
     const NAME: &'static str = "batch_norm_keras";
-    const UPDATE_WEIGHT: f32 = 1.0 - 0.99;
+    // Keras multiplies by 0.99f32 and 0.01f32; `1.0 - 0.99` in f32 would be 0.0099999905.
+    const UPDATE_WEIGHT: f32 = 0.01;
     const EPSILON: f32 = 1e-3;
     const UNBIASED_RUNNING_VAR: bool = false;
 }
@@ -424,8 +425,7 @@ mod tests {
             .forward_train(&x, &mut [[0.0]; 4], &mut cache, Mode::Train)
             .unwrap();
         layer.commit::<4>(&cache);
-        let w = 1.0f32 - 0.99;
-        assert_eq!(layer.running_var, [(1.0 - w) * 1.0 + w * 5.0]);
+        assert_eq!(layer.running_var, [0.99 * 1.0 + 0.01 * 5.0]);
     }
 
     #[test]

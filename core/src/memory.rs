@@ -7,7 +7,7 @@
 //! assert_eq!(MEMORY.optimizer_state, 2 * 2883 * 4);
 //! ```
 //!
-//! [`Memory::total`] is the model plus a whole [`Trainer`](crate::Trainer), whose few scalar
+//! [`Memory::total`] is the model plus a whole [`Trainer`], whose few scalar
 //! settings (learning rate, schedule, clipping, task log-variances) are counted in
 //! [`Memory::trainer_overhead`]. The unit tests check each figure against
 //! `core::mem::size_of` of the real types.

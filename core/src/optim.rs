@@ -328,8 +328,8 @@ impl<S: Sqrt> Optimizer for Adam<S> {
     ) -> bool {
         let lr = context.learning_rate;
         let (beta1, beta2, epsilon) = (self.beta1, self.beta2, self.epsilon);
-        // The bias corrections are computed in f64, as Python computes them for both
-        // frameworks, then rounded once.
+        // PyTorch computes its bias corrections in f64 from the Python floats β and rounds
+        // them once; Keras 3 computes its step size in f32 from β rounded to f32.
         let t = f64::from(context.step);
         let correction1 = 1.0 - libm::pow(beta1, t);
         let correction2 = 1.0 - libm::pow(beta2, t);
@@ -337,7 +337,9 @@ impl<S: Sqrt> Optimizer for Adam<S> {
         let beta2_f32 = beta2 as f32;
         let step_size = (f64::from(lr) / correction1) as f32;
         let correction2_sqrt = libm::sqrt(correction2) as f32;
-        let keras_alpha = (f64::from(lr) * libm::sqrt(correction2) / correction1) as f32;
+        let t32 = context.step as f32;
+        let keras_alpha = lr * libm::sqrtf(1.0 - libm::powf(beta2 as f32, t32))
+            / (1.0 - libm::powf(beta1 as f32, t32));
         let decay_factor = 1.0 - lr * self.weight_decay;
 
         let mut finite = true;
