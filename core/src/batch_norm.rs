@@ -83,11 +83,11 @@ pub struct BatchNormGrads<const N: usize> {
     pub beta: [f32; N],
 }
 
-/// What a [`BatchNorm`] layer keeps between the forward and the backward pass.
+/// Values a [`BatchNorm`] layer keeps from the forward pass for the backward pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormCache<const N: usize> {
     mean: [f32; N],
-    /// The batch variance as it enters the running update (unbiased where the preset says so),
+    /// The batch variance as it enters the running update (unbiased where the preset asks for it),
     /// so that [`Layer::commit`] needs no batch size.
     variance: [f32; N],
     inv_std: [f32; N],

@@ -3,7 +3,7 @@
 //! gradwell trains and runs networks with batch normalisation, residual connections and
 //! several task heads on devices without a heap. A model is a Rust type; every buffer it needs
 //! (parameters, gradients, optimizer state, activations for a batch of `B` samples) has a size
-//! the compiler knows, and widths that do not match do not compile.
+//! fixed at compile time, and widths that do not match do not compile.
 //!
 //! The crate is `#![no_std]`, uses no allocator and no `unsafe`, and computes with `libm`, so
 //! the same seed and data give the same bits on a desktop and on a Cortex-M.

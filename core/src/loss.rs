@@ -51,7 +51,7 @@ pub struct Mae;
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Huber {
-    /// Where the loss turns from quadratic to linear.
+    /// Threshold where the loss turns from quadratic to linear.
     pub delta: f32,
 }
 

@@ -35,7 +35,7 @@ impl<L> Task<L> {
     }
 }
 
-/// How the tasks' losses are weighted in the fused objective.
+/// Weighting of the tasks' losses in the fused objective.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]

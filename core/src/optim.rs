@@ -147,7 +147,7 @@ impl Optimizer for Sgd {
     }
 }
 
-/// How momentum is applied.
+/// Momentum variant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum MomentumKind {
@@ -236,7 +236,7 @@ impl Optimizer for SgdMomentum {
     }
 }
 
-/// Where Adam's formulas come from; they differ in where epsilon is added.
+/// Framework whose Adam formulas are followed. The two differ in where epsilon is added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AdamConvention {

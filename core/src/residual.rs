@@ -113,7 +113,7 @@ pub struct Residual<F, S> {
     pub shortcut: S,
 }
 
-/// What a [`Residual`] block keeps between the forward and the backward pass.
+/// Values a [`Residual`] block keeps from the forward pass for the backward pass.
 pub struct ResidualCache<F: Layer, S: Layer, const B: usize> {
     f: F::Cache<B>,
     shortcut: S::Cache<B>,

@@ -33,7 +33,7 @@ macro_rules! seq {
     };
 }
 
-/// What a [`Sequential`] keeps between the forward and the backward pass.
+/// Values a [`Sequential`] keeps from the forward pass for the backward pass.
 pub struct ChainCache<A: Layer, C: Layer, const B: usize> {
     first: A::Cache<B>,
     second: C::Cache<B>,

@@ -24,7 +24,7 @@ use crate::tensor::{Tensors, Zeroed};
 /// Most layers a [`StepReport`] gives gradient norms for.
 pub const MAX_REPORTED_LAYERS: usize = 64;
 
-/// What one accepted training step did.
+/// Summary of one accepted training step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepReport {
     /// Number of this step, counting from 1.
@@ -44,7 +44,7 @@ pub struct StepReport {
     pub learning_rate: f32,
 }
 
-/// Why a training step was rejected. Nothing was changed.
+/// Reason a training step was rejected. Nothing was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -142,7 +142,7 @@ pub struct Trainer<M: Layer, O: Optimizer, const B: usize> {
     pub clip: GradientClip,
     /// Clip every parameter into `[−λ, λ]` after each update.
     pub weight_clip: Option<f32>,
-    /// How task losses are weighted.
+    /// Weighting of the task losses.
     pub weighting: Weighting,
     /// The optimizer's moments for the model.
     pub state: O::State<M::Grads>,
