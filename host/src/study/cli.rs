@@ -18,7 +18,8 @@ pub enum Command {
 /// Options of `gradwell study gradient-flow`.
 #[derive(Debug, Args)]
 pub struct GradientFlowArgs {
-    /// Folder for results.md, layer-norms.csv and the plots (grad-norm and loss, SVG and PNG).
+    /// Folder for results.md, layer-norms.csv, loss-curves.csv and the plots (grad-norm and
+    /// loss, SVG and PNG).
     #[arg(long, value_name = "DIR", default_value = "out/gradient-flow")]
     pub out: PathBuf,
     /// Seeds per configuration.

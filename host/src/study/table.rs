@@ -1,18 +1,20 @@
-//! The study's tables: `results.md` (one row per configuration) and `layer-norms.csv` (the
-//! median gradient norm of every trunk layer).
+//! The study's tables: `results.md` (one row per configuration), `layer-norms.csv` (the
+//! median gradient norm of every trunk layer) and `loss-curves.csv` (the median loss curve of
+//! every configuration).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{Spread, StudyReport, BATCH, LOSS_POINTS, PROBE_BATCHES};
 
-/// Writes `results.md` and `layer-norms.csv` into `out`.
+/// Writes `results.md`, `layer-norms.csv` and `loss-curves.csv` into `out`.
 ///
 /// # Errors
 /// When a file cannot be written.
 pub fn write_tables(report: &StudyReport, out: &Path) -> anyhow::Result<()> {
     write(out, "results.md", &results_markdown(report))?;
-    write(out, "layer-norms.csv", &layer_norms_csv(report))
+    write(out, "layer-norms.csv", &layer_norms_csv(report))?;
+    write(out, "loss-curves.csv", &loss_curves_csv(report))
 }
 
 fn write(out: &Path, name: &str, text: &str) -> anyhow::Result<()> {
@@ -112,6 +114,27 @@ pub fn layer_norms_csv(report: &StudyReport) -> String {
                 c.family_name(),
                 c.depth,
                 layer + 1
+            );
+        }
+    }
+    text
+}
+
+/// Returns one CSV row per configuration and loss-curve point: the last step of the point's
+/// window and the median over seeds of the window's mean temperature training loss.
+pub fn loss_curves_csv(report: &StudyReport) -> String {
+    let window = (report.steps as usize / LOSS_POINTS).max(1);
+    let mut text = String::from("activation,family,depth,step,loss\n");
+    for summary in &report.configurations {
+        let c = &summary.configuration;
+        for (point, loss) in summary.loss_curve.iter().enumerate() {
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{loss:e}",
+                c.activation_name(),
+                c.family_name(),
+                c.depth,
+                (point + 1) * window
             );
         }
     }
