@@ -3,6 +3,7 @@
 
 mod demo;
 mod firmware;
+mod parity;
 mod process;
 mod qemu;
 mod setup;
@@ -27,6 +28,8 @@ Commands:
   test     Run every check in order (formatting, clippy, docs, host tests, builds for every
            target and board, QEMU runs), log each to target/xtask-logs/ and print a summary.
   flash    Build the firmware for the nRF52840-DK and run it on the board with probe-rs.
+  parity   Run the bit-identity cases on QEMU and natively, and compare the results bit for
+           bit (`cargo xtask test` does this too).
 
 Options:
   --json                 (demo) Print the results as one JSON document on standard output;
@@ -72,6 +75,7 @@ fn run() -> Result<ExitCode> {
         }
         "demo" => demo::run(&options),
         "test" => test::run(&options),
+        "parity" => parity::command(&options),
         "flash" => {
             firmware::flash()?;
             Ok(ExitCode::SUCCESS)

@@ -151,6 +151,13 @@ pub const RUNS: &[Run] = &[
         time_limit: CHECK_TIME_LIMIT,
     },
     Run {
+        name: "bit identity with the host (parity)",
+        profile: &firmware::QEMU,
+        bin: "parity",
+        expected: Outcome::Exited(0),
+        time_limit: CHECK_TIME_LIMIT,
+    },
+    Run {
         name: "hung firmware is killed at the time limit",
         profile: &firmware::QEMU,
         bin: "hang",

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::firmware::{self, Profile};
-use crate::{process, qemu, repo_root, setup, target_dir, Options};
+use crate::{parity, process, qemu, repo_root, setup, target_dir, Options};
 
 /// Lines of a failed step's log command_line on the terminal.
 const TAIL_LINES: usize = 40;
@@ -275,7 +275,11 @@ fn execute_qemu(run: &qemu::Run, log: &mut File, options: &Options) -> Result<()
         report.outcome,
         seconds(report.duration)
     )?;
-    run.check(report.outcome, time_limit)
+    run.check(report.outcome, time_limit)?;
+    if let Some(selection) = parity::selection(run.bin) {
+        parity::check(selection, &report.lines, log)?;
+    }
+    Ok(())
 }
 
 fn report_failure(name: &str, error: &anyhow::Error, log_path: &Path) {
