@@ -4,6 +4,8 @@
 //! model was trained with, so checkpoints carry them. `std` is the population standard
 //! deviation (as scikit-learn's `StandardScaler`); a feature that never varies gets `std = 1`.
 
+use core::borrow::Borrow;
+
 /// Per-feature mean and standard deviation of `N` features.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Standardizer<const N: usize> {
@@ -28,12 +30,15 @@ impl<const N: usize> Standardizer<N> {
 
     /// Computes the statistics of `rows`, accumulating in `f64`. Returns [`Self::IDENTITY`] for
     /// no rows.
-    pub fn fit<'a>(rows: impl Iterator<Item = &'a [f32; N]> + Clone) -> Self {
+    ///
+    /// The rows may be references or values, so a device can compute them on the fly instead of
+    /// keeping them in RAM; the iterator is walked twice.
+    pub fn fit<R: Borrow<[f32; N]>>(rows: impl Iterator<Item = R> + Clone) -> Self {
         let mut count = 0usize;
         let mut sum = [0.0f64; N];
         for row in rows.clone() {
             count += 1;
-            for (s, &v) in sum.iter_mut().zip(row) {
+            for (s, &v) in sum.iter_mut().zip(row.borrow()) {
                 *s += f64::from(v);
             }
         }
@@ -43,7 +48,7 @@ impl<const N: usize> Standardizer<N> {
         let mean = sum.map(|s| s / count as f64);
         let mut squares = [0.0f64; N];
         for row in rows {
-            for ((s, &v), m) in squares.iter_mut().zip(row).zip(&mean) {
+            for ((s, &v), m) in squares.iter_mut().zip(row.borrow()).zip(&mean) {
                 let d = f64::from(v) - m;
                 *s += d * d;
             }
@@ -93,5 +98,7 @@ mod tests {
         scaler.invert(&mut x);
         assert_eq!(x, [3.0, 7.0]);
         assert_eq!(Standardizer::<2>::fit([].iter()), Standardizer::IDENTITY);
+        let computed = Standardizer::fit((0..3).map(|i| [1.0 + 2.0 * i as f32, 5.0]));
+        assert_eq!(computed, scaler);
     }
 }
