@@ -14,21 +14,24 @@
 //! The status LED toggles after every epoch and every year of online training. Lines that start
 //! with `metric ` carry one figure each as `metric NAME=VALUE`, for `cargo xtask demo --json`.
 
+use core::mem::size_of;
+
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
+use gradwell::weather;
 
 use crate::board;
 use crate::hw_sqrt::{self, Mismatch};
 use crate::weather_data::{self, Scaling, TEST_YEAR};
 use crate::weather_training::{
-    persistence_scores, Scores, TaskLosses, TrainingError, Workspace, BATCH, EPOCHS,
-    LEARNING_RATE, REPLAY, SEED, TASKS,
+    persistence_scores, Scores, TaskLosses, TrainingError, WeatherTrainer, Workspace, BATCH,
+    EPOCHS, LEARNING_RATE, REPLAY, SEED, TASKS,
 };
 
 /// Random inputs on which [`hw_sqrt::HwSqrt`] must match `libm`, beside the edge cases.
 pub const SQRT_CHECK_INPUTS: u32 = 100_000;
 
-/// Why the demo failed.
+/// Failure of the demo.
 #[derive(Debug)]
 pub enum DemoError<E> {
     /// The status LED returned an error.
@@ -106,6 +109,21 @@ pub fn run<L: OutputPin, D: DelayNs>(
     );
     let scaling = Scaling::fit(train.clone());
     let workspace = Workspace::take().ok_or(DemoError::WorkspaceTaken)?;
+    let sizes = [
+        ("model_bytes", size_of::<weather::Model>()),
+        ("trainer_bytes", size_of::<WeatherTrainer>()),
+        ("workspace_bytes", size_of::<Workspace>()),
+    ];
+    defmt::info!(
+        "static workspace: model {=usize} bytes, trainer (gradients, Adam moments, activations of a batch of {=usize}) {=usize} bytes, all buffers {=usize} bytes",
+        sizes[0].1,
+        BATCH,
+        sizes[1].1,
+        sizes[2].1
+    );
+    for (name, bytes) in sizes {
+        defmt::info!("metric {=str}={=usize}", name, bytes);
+    }
 
     defmt::info!(
         "training for {=usize} epochs: batch {=usize}, Adam lr {=f32}, seed {=u64}",
@@ -214,7 +232,11 @@ impl<L: OutputPin> Status<'_, L> {
         result.map_err(DemoError::Led)
     }
 
-    fn blink<D: DelayNs>(&mut self, delay: &mut D, times: usize) -> Result<(), DemoError<L::Error>> {
+    fn blink<D: DelayNs>(
+        &mut self,
+        delay: &mut D,
+        times: usize,
+    ) -> Result<(), DemoError<L::Error>> {
         for _ in 0..2 * times {
             self.toggle()?;
             delay.delay_us(100);

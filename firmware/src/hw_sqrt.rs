@@ -1,10 +1,13 @@
 //! Square roots on the Cortex-M4F's floating-point unit, and a check that they match `libm`.
 //!
 //! [`HwSqrt`] is a [`gradwell::Sqrt`] backend that runs the single `vsqrt.f32` instruction
-//! (about 14 cycles on a Cortex-M4F) instead of `libm`'s software square root. IEEE 754 requires
-//! `squareRoot` to be correctly rounded, and so does the Armv7-M FPU with the reset value of
-//! FPSCR (round to nearest, no flush to zero, no default NaN), so both backends give the same
-//! bits. [`check_against_libm`] confirms that on the running machine.
+//! instead of `libm`'s software square root. IEEE 754 requires `squareRoot` to be correctly
+//! rounded, and with FPSCR's reset settings (round to nearest, no flush to zero) so is
+//! `vsqrt.f32`, so both backends should give the same bits. [`check_against_libm`] confirms
+//! that on the running machine.
+//!
+//! NOTE: the demo runs this check on QEMU, whose FPU is emulated in software. The nRF52840
+//! image runs it too, but has not been run on a board here.
 
 use core::arch::asm;
 
@@ -19,7 +22,7 @@ impl Sqrt for HwSqrt {
     fn sqrt(x: f32) -> f32 {
         let root: u32;
         // SAFETY: the instructions only move values between core registers and `s0` and take
-        // a square root; they touch no memory and no stack, and `s0` is declared clobbered.
+        // a square root. They touch no memory and no stack, and `s0` is declared clobbered.
         // Every thumbv7em-none-eabihf core has a single-precision FPU, which cortex-m-rt
         // enables before `main`.
         //

@@ -87,7 +87,11 @@ pub fn date(index: usize) -> (u16, u16) {
     let mut year = FIRST_YEAR;
     let mut day = usize::from(FIRST_DAY_OF_YEAR) + index;
     loop {
-        let length = if weather::is_leap_year(year) { 366 } else { 365 };
+        let length = if weather::is_leap_year(year) {
+            366
+        } else {
+            365
+        };
         if day <= length {
             // `day` is at most 366 here.
             return (year, day as u16);

@@ -9,10 +9,14 @@
 //!   samples with [`Rng`] and steps through them in full batches, so the last `len % BATCH`
 //!   samples of each shuffled epoch are left out of that epoch. With the same seed and
 //!   [`EPOCHS`] it makes the same steps as `gradwell demo seattle`.
-//! - [`Workspace::train_online`] sees each training day once, in date order, as a weather
-//!   station would. The day's sample goes into a replay buffer of the last [`REPLAY`] samples,
-//!   and once the buffer holds [`BATCH`] samples, every new day trains one batch drawn from it
-//!   uniformly with replacement.
+//! - [`Workspace::train_online`] takes each training day once, in date order, as a weather
+//!   station would receive it. The day's sample goes into a replay buffer of the last
+//!   [`REPLAY`] samples, and once the buffer contains [`BATCH`] samples, every new day trains
+//!   one batch drawn from it uniformly with replacement.
+//!
+//! NOTE: online training scales with the statistics of all training years, which a real
+//! station would not know in advance. It would need running statistics or a scaling fixed from
+//! past years.
 //!
 //! Metrics follow `host/src/metrics.rs`: RMSE in °C after undoing the target scaling, rain
 //! predicted when the logit is above 0, F1 of "rain" (0 when there is no rain predicted or
@@ -21,7 +25,7 @@
 use core::ops::Range;
 
 use gradwell::weather::{self, Targets};
-use gradwell::{build, Adam, Init, Layer, Rng, StepError, Trainer};
+use gradwell::{Adam, Init, Layer, Rng, StepError, Trainer, Zeroed};
 use heapless::Deque;
 
 use crate::hw_sqrt::HwSqrt;
@@ -99,6 +103,9 @@ pub struct Scores {
 
 impl Workspace {
     /// Returns the workspace, built in a `static` on the first call; `None` on later calls.
+    ///
+    /// It is not inlined, so that its temporaries do not enlarge the caller's stack frame.
+    #[inline(never)]
     pub fn take() -> Option<&'static mut Self> {
         use core::mem::MaybeUninit;
         use core::sync::atomic::{AtomicBool, Ordering};
@@ -112,19 +119,23 @@ impl Workspace {
         // SAFETY: `TAKEN` lets only the first call through, so this is the only reference to
         // `WORKSPACE` there will ever be.
         let slot = unsafe { &mut *core::ptr::addr_of_mut!(WORKSPACE) };
-        Some(slot.write(Self {
-            model: build(Init::PyTorch, SEED),
+        let workspace = slot.write(Self {
+            model: Zeroed::zeroed(),
             trainer: Trainer::new(Adam::pytorch(LEARNING_RATE)),
             order: [0; MAX_TRAINING_SAMPLES],
             replay: Deque::new(),
             x: [[0.0; weather::INPUTS]; BATCH],
             targets: [(None, None, None); BATCH],
-        }))
+        });
+        workspace.reset();
+        Some(workspace)
     }
 
-    /// Starts again from a new model and trainer built from [`SEED`].
+    /// Starts again from a new model and trainer, initialised from [`SEED`] as
+    /// `build(Init::PyTorch, SEED)` would, but in place instead of on the stack.
+    #[inline(never)]
     pub fn reset(&mut self) {
-        self.model = build(Init::PyTorch, SEED);
+        self.model.init(Init::PyTorch, &mut Rng::new(SEED));
         self.trainer = Trainer::new(Adam::pytorch(LEARNING_RATE));
         self.replay.clear();
     }
@@ -217,10 +228,7 @@ impl Workspace {
                     self.trainer
                         .step(&mut self.model, &self.x, &self.targets, &objective)
                 });
-                result.map_err(|error| TrainingError {
-                    epoch: year,
-                    error,
-                })?;
+                result.map_err(|error| TrainingError { epoch: year, error })?;
                 cost.steps += 1;
                 cost.total += count;
             }
@@ -263,9 +271,9 @@ impl Workspace {
                     self.targets[slot] = (None, None, None);
                 }
             }
-            let losses =
-                self.trainer
-                    .evaluate(&self.model, &self.x, &self.targets, &objective)?;
+            let losses = self
+                .trainer
+                .evaluate(&self.model, &self.x, &self.targets, &objective)?;
             for task in 0..3 {
                 sums[task] += f64::from(losses[task]) * labeled as f64;
                 counts[task] += labeled;
