@@ -7,14 +7,19 @@
 //! logged, the first differing value with its host and device bits.
 
 use std::collections::BTreeMap;
-use std::process::{ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use gradwell_parity::{weather, Digest, Sink, CASES};
 
 use crate::firmware;
-use crate::qemu::{self, LogLine};
-use crate::{setup, Options};
+use crate::qemu::{self, LogLine, Outcome};
+use crate::{process, setup, target_dir, Options};
+
+/// Step name of the Cortex-M0 build in `cargo xtask test`.
+pub const M0_BUILD_STEP: &str = "build firmware (Cortex-M0 parity, QEMU microbit)";
 
 /// Which cases a parity binary runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +144,74 @@ pub fn command(options: &Options) -> Result<ExitCode> {
     })?;
     run.check(report.outcome, time_limit)?;
     check(Selection::All, &report.lines, &mut std::io::stdout())?;
+
+    eprintln!("parity: building the Cortex-M0 firmware");
+    process::run_checked(&mut m0_cargo(&["build", "--release"]))?;
+    let time_limit = options.time_limit.unwrap_or(qemu::CHECK_TIME_LIMIT);
+    run_m0(time_limit, &mut std::io::stdout())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Returns the folder of the Cortex-M0 firmware, a cargo workspace of its own.
+pub fn m0_dir() -> PathBuf {
+    firmware::dir().join("parity-m0")
+}
+
+fn m0_target_dir() -> PathBuf {
+    target_dir().join("xtask/parity-m0")
+}
+
+/// Returns the ELF file that `m0_cargo(&["build", "--release"])` writes.
+fn m0_elf() -> PathBuf {
+    m0_target_dir().join("thumbv6m-none-eabi/release/parity-m0")
+}
+
+/// Returns `cargo <args>` started in the Cortex-M0 firmware's workspace, so that cargo reads
+/// its `.cargo/config.toml`, with a target folder under the repository's.
+pub fn m0_cargo(args: &[&str]) -> Command {
+    let mut command = process::cargo();
+    command
+        .current_dir(m0_dir())
+        .args(args)
+        .arg("--target-dir")
+        .arg(m0_target_dir());
+    command
+}
+
+/// Runs the Cortex-M0 firmware, built by [`M0_BUILD_STEP`], on QEMU's `microbit` machine,
+/// writes its log to `log` and compares its results with the host's.
+pub fn run_m0(time_limit: Duration, log: &mut dyn std::io::Write) -> Result<()> {
+    let elf = m0_elf();
+    writeln!(
+        log,
+        "$ {}\n(time limit {} s)\n",
+        process::display(&qemu::command_with_args(qemu::MICROBIT_ARGS, &elf)),
+        time_limit.as_secs()
+    )?;
+    let mut write_error = None;
+    let report = qemu::run_with_args(qemu::MICROBIT_ARGS, &elf, time_limit, &mut |line| {
+        if let Err(error) = writeln!(log, "{line}") {
+            write_error.get_or_insert(error);
+        }
+    })?;
+    if let Some(error) = write_error {
+        return Err(error).context("failed to write the QEMU log");
+    }
+    writeln!(
+        log,
+        "\nQEMU: {} after {:.1} s",
+        report.outcome,
+        report.duration.as_secs_f64()
+    )?;
+    match report.outcome {
+        Outcome::Exited(0) => {}
+        Outcome::TimedOut => bail!(
+            "the Cortex-M0 parity run timed out after {} s and was killed",
+            time_limit.as_secs()
+        ),
+        other => bail!("the Cortex-M0 parity run ended with {other}; expected exit status 0"),
+    }
+    check(Selection::WithoutWeather, &report.lines, log)
 }
 
 /// Runs the cases of `selection` natively and returns each case's tensors.

@@ -30,6 +30,17 @@ const QEMU_ARGS: &[&str] = &[
     "-kernel",
 ];
 
+/// QEMU's arguments before the ELF file for the `microbit` machine (nRF51822, Cortex-M0), which
+/// runs `firmware/parity-m0`.
+pub const MICROBIT_ARGS: &[&str] = &[
+    "-machine",
+    "microbit",
+    "-nographic",
+    "-semihosting-config",
+    "enable=on,target=native",
+    "-kernel",
+];
+
 /// Exit code of a panic, `fault::EXIT_PANIC` in `firmware/src/fault.rs`.
 const EXIT_PANIC: i32 = 101;
 
@@ -40,7 +51,7 @@ const EXIT_HARD_FAULT: i32 = 102;
 pub const DEMO_TIME_LIMIT: Duration = Duration::from_secs(300);
 
 /// Default time limit of the runs that check one feature.
-const CHECK_TIME_LIMIT: Duration = Duration::from_secs(60);
+pub const CHECK_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// Result of a QEMU run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,8 +218,13 @@ pub struct Report {
 
 /// Returns the QEMU command for `elf`.
 pub fn command(elf: &Path) -> Command {
+    command_with_args(QEMU_ARGS, elf)
+}
+
+/// Returns the QEMU command for `elf` with the machine arguments `args`.
+pub fn command_with_args(args: &[&str], elf: &Path) -> Command {
     let mut command = Command::new("qemu-system-arm");
-    command.args(QEMU_ARGS).arg(elf);
+    command.args(args).arg(elf);
     command
 }
 
@@ -222,6 +238,16 @@ enum Event {
 /// Runs `elf` on QEMU until it exits or `time_limit` passes, when it kills QEMU. Calls
 /// `on_line` for each line as it arrives.
 pub fn run(elf: &Path, time_limit: Duration, on_line: &mut dyn FnMut(&LogLine)) -> Result<Report> {
+    run_with_args(QEMU_ARGS, elf, time_limit, on_line)
+}
+
+/// Runs `elf` like [`run`], on the machine that the QEMU arguments `args` select.
+pub fn run_with_args(
+    args: &[&str],
+    elf: &Path,
+    time_limit: Duration,
+    on_line: &mut dyn FnMut(&LogLine),
+) -> Result<Report> {
     let image = std::fs::read(elf)
         .with_context(|| format!("failed to read the firmware image {}", elf.display()))?;
     let table = Table::parse(&image)
@@ -230,7 +256,7 @@ pub fn run(elf: &Path, time_limit: Duration, on_line: &mut dyn FnMut(&LogLine)) 
     // Without debug information the lines simply have no location.
     let locations = table.get_locations(&image).unwrap_or_default();
 
-    let mut command = command(elf);
+    let mut command = command_with_args(args, elf);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -32,6 +32,8 @@ enum Action {
     FirmwareBuild(&'static Profile),
     /// Runs a firmware binary on QEMU and checks how the run ends.
     Qemu(&'static qemu::Run),
+    /// Runs the Cortex-M0 parity firmware on QEMU and compares its results with the host's.
+    ParityM0,
 }
 
 /// Result of one step, for the summary.
@@ -122,6 +124,14 @@ fn steps() -> Vec<Step> {
         .current_dir(firmware::dir())
         .args(["fmt", "--check"]);
     add("fmt firmware".into(), Action::Command(fmt_firmware));
+    let mut fmt_m0 = process::cargo();
+    fmt_m0
+        .current_dir(parity::m0_dir())
+        .args(["fmt", "--check"]);
+    add(
+        "fmt firmware (Cortex-M0 parity)".into(),
+        Action::Command(fmt_m0),
+    );
 
     add(
         "clippy".into(),
@@ -153,6 +163,17 @@ fn steps() -> Vec<Step> {
         );
     }
 
+    add(
+        "clippy firmware (Cortex-M0 parity)".into(),
+        Action::Command(parity::m0_cargo(&[
+            "clippy",
+            "--release",
+            "--",
+            "-D",
+            "warnings",
+        ])),
+    );
+
     let mut doc = root_cargo(&["doc", "--workspace", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     add("doc".into(), Action::Command(doc));
@@ -177,6 +198,11 @@ fn steps() -> Vec<Step> {
         add(build_step_name(profile), Action::FirmwareBuild(profile));
     }
 
+    add(
+        parity::M0_BUILD_STEP.into(),
+        Action::Command(parity::m0_cargo(&["build", "--release"])),
+    );
+
     for run in qemu::RUNS {
         steps.push(Step {
             name: format!("qemu: {}", run.name),
@@ -184,6 +210,11 @@ fn steps() -> Vec<Step> {
             action: Action::Qemu(run),
         });
     }
+    steps.push(Step {
+        name: "qemu: bit identity with the host on a Cortex-M0 (microbit)".into(),
+        needs: Some(parity::M0_BUILD_STEP.into()),
+        action: Action::ParityM0,
+    });
     steps
 }
 
@@ -212,6 +243,10 @@ fn execute(action: Action, log_path: &Path, options: &Options) -> Result<()> {
         Action::Command(command) => execute_command(command, &mut log),
         Action::FirmwareBuild(profile) => execute_build(profile, &mut log),
         Action::Qemu(run) => execute_qemu(run, &mut log, options),
+        Action::ParityM0 => parity::run_m0(
+            options.time_limit.unwrap_or(qemu::CHECK_TIME_LIMIT),
+            &mut log,
+        ),
     };
     if let Err(error) = &result {
         writeln!(log, "\nFAILED: {error:#}")?;
