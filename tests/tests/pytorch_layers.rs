@@ -5,7 +5,8 @@
 //! (see `golden/README.md`). Each test here names the gradwell type that matches one case's
 //! PyTorch module and loads the parameters by their `state_dict` names. It then runs one
 //! training forward pass, one backward pass with the case's upstream gradient and one commit,
-//! and compares every result with PyTorch's.
+//! and compares every result with PyTorch's. The tolerances live in `gradwell_parity::golden`,
+//! whose checks run the same golden file on the firmware.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -14,51 +15,11 @@ use gradwell::{
     seq, BatchNorm, Dense, Frozen, Layer, LeakyRelu, Mode, MultiTask, Relu, Residual, Sigmoid,
     Skip, Tanh, TensorKind, Tensors, Zeroed,
 };
+use gradwell_parity::golden::{
+    Tolerance, FORWARD_TOLERANCE, GRADIENT_TOLERANCE, RUNNING_STAT_TOLERANCE,
+};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// Allowed difference between a gradwell value and PyTorch's:
-/// `|actual − expected| ≤ absolute + relative · |expected|`, checked in both directions.
-#[derive(Clone, Copy, Debug)]
-struct Tolerance {
-    absolute: f32,
-    relative: f32,
-}
-
-/// Tolerance for layer outputs.
-///
-/// On these cases, with torch 2.15 on x86-64, dense layers match PyTorch bit for bit with the
-/// identity, ReLU and leaky ReLU, and within one float32 ulp with sigmoid and tanh (`libm`
-/// against PyTorch's vectorised functions). Batch normalisation differs most: PyTorch's CPU
-/// kernel computes `y = x·a + (β − μ·a)` with `a = γ / √(σ² + ε)`, and rounding `μ·a` costs it
-/// up to one float32 ulp of `|μ·a|`. In `batch_norm_train_batch4`, whose zero-variance feature
-/// has `a ≈ 316` and `μ·a ≈ 237`, PyTorch misses the exact (float64) output by 5.1e-6 and
-/// gradwell by 2.8e-7. The relative part, about 100 float32 ulps, leaves room for a different
-/// summation order in longer chains.
-const FORWARD_TOLERANCE: Tolerance = Tolerance {
-    absolute: 1e-5,
-    relative: 1e-5,
-};
-
-/// Tolerance for input and parameter gradients.
-///
-/// The batch-norm input gradient `a/B · (B·dy − Σdy − x̂·Σdy·x̂)` cancels terms up to `a` times
-/// larger than the result, so both libraries lose precision in proportion to `a`. The largest
-/// difference seen is 3.1e-5 on a value of 318 (`a ≈ 316`). Relative to its value, the largest
-/// is 1.4e-6 on 0.23 in `batch_norm_train_batch8` (`a ≈ 16`). Over that case's input gradient,
-/// gradwell is within 3.1e-6 of the exact value and PyTorch within 2.1e-6.
-const GRADIENT_TOLERANCE: Tolerance = Tolerance {
-    absolute: 1e-5,
-    relative: 1e-5,
-};
-
-/// Tolerance for running statistics after one step. The update
-/// `r ← (1 − m)·r + m·b` adds one or two roundings to the batch statistics. The largest
-/// difference seen is 6e-8.
-const RUNNING_STAT_TOLERANCE: Tolerance = Tolerance {
-    absolute: 1e-6,
-    relative: 1e-6,
-};
 
 /// Gradients that are zero in exact arithmetic, so the golden file holds only PyTorch's rounding
 /// noise: a bias followed by batch normalisation in training mode shifts every sample of the

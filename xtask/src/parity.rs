@@ -63,12 +63,17 @@ struct DeviceCase {
     total: Option<(u32, u64)>,
 }
 
-/// What the device logged: its cases in order and the closing count.
+/// What the device logged: its cases in order and the closing count, and the outcome of the
+/// PyTorch golden checks.
 #[derive(Default)]
 struct DeviceLog {
     order: Vec<String>,
     cases: BTreeMap<String, DeviceCase>,
     done: Option<u32>,
+    /// Golden cases that passed and failed, from the closing `golden done` line.
+    golden: Option<(u32, u32)>,
+    /// Golden cases with values outside their tolerance.
+    golden_failures: Vec<String>,
 }
 
 /// Compares the parity lines in `lines` with the host's results for `selection`. Writes a
@@ -76,6 +81,22 @@ struct DeviceLog {
 pub fn check(selection: Selection, lines: &[LogLine], log: &mut dyn std::io::Write) -> Result<()> {
     let device = parse(lines)?;
     let host = host_cases(selection);
+
+    let golden_cases = gradwell_parity::golden::CASES.len() as u32;
+    match device.golden {
+        None => bail!(
+            "the device log has no line `golden done`: the PyTorch golden checks did not finish"
+        ),
+        Some((passed, 0)) if passed == golden_cases => writeln!(
+            log,
+            "\nPyTorch golden checks: {passed} of {golden_cases} cases passed"
+        )?,
+        Some((passed, failed)) => bail!(
+            "PyTorch golden checks on the device: {passed} passed, {failed} failed of \
+             {golden_cases}; failed: {}",
+            device.golden_failures.join(", ")
+        ),
+    }
 
     let Some(done) = device.done else {
         bail!(
@@ -331,14 +352,31 @@ fn first_difference(host: &HostTensor, device: &DeviceTensor) -> String {
 fn parse(lines: &[LogLine]) -> Result<DeviceLog> {
     let mut device = DeviceLog::default();
     for line in lines {
-        let Some(rest) = line.message.strip_prefix("parity ") else {
+        let message = &line.message;
+        let result = if let Some(rest) = message.strip_prefix("parity ") {
+            parse_fields(&rest.split('|').collect::<Vec<_>>(), &mut device)
+        } else if let Some(rest) = message.strip_prefix("golden ") {
+            parse_golden_fields(&rest.split('|').collect::<Vec<_>>(), &mut device)
+        } else {
             continue;
         };
-        let fields: Vec<&str> = rest.split('|').collect();
-        parse_fields(&fields, &mut device)
-            .with_context(|| format!("invalid parity line `{}`", line.message))?;
+        result.with_context(|| format!("invalid line `{message}`"))?;
     }
     Ok(device)
+}
+
+fn parse_golden_fields(fields: &[&str], device: &mut DeviceLog) -> Result<()> {
+    match fields {
+        ["mismatch", ..] => {}
+        ["case", case, _compared, mismatches, _] => {
+            if mismatches.parse::<u32>()? > 0 {
+                device.golden_failures.push(case.to_string());
+            }
+        }
+        ["done", passed, failed] => device.golden = Some((passed.parse()?, failed.parse()?)),
+        _ => bail!("unknown golden line"),
+    }
+    Ok(())
 }
 
 fn parse_fields(fields: &[&str], device: &mut DeviceLog) -> Result<()> {
@@ -484,14 +522,36 @@ mod tests {
     }
 
     #[test]
-    fn check_rejects_log_without_done_line() {
+    fn check_rejects_log_without_golden_line() {
         let error = check(Selection::WithoutWeather, &[], &mut Vec::new()).unwrap_err();
+        assert!(
+            error.to_string().contains("no line `golden done`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn check_rejects_log_without_done_line() {
+        let passed = gradwell_parity::golden::CASES.len();
+        let lines = [line(&format!("golden done|{passed}|0"))];
+        let error = check(Selection::WithoutWeather, &lines, &mut Vec::new()).unwrap_err();
         assert!(
             error
                 .to_string()
                 .contains("ends before the line `parity done`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn check_names_failed_golden_cases() {
+        let lines = [
+            line("golden case|dense_relu_batch4|27|1|max difference"),
+            line("golden done|19|1"),
+        ];
+        let error = check(Selection::WithoutWeather, &lines, &mut Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("19 passed, 1 failed"), "{error}");
+        assert!(error.to_string().contains("dense_relu_batch4"), "{error}");
     }
 
     #[test]

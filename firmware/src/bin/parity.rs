@@ -1,6 +1,7 @@
 //! Runs the bit-identity cases of `gradwell-parity` and logs each tensor's digest, and the full
 //! values of the small cases. `cargo xtask test` runs the same cases natively and compares them
-//! value for value (see `docs/bit-identity.md`).
+//! value for value (see `docs/bit-identity.md`). First it checks every PyTorch layer golden
+//! vector under the host test's tolerances, and it exits with status 1 when one fails.
 //!
 //! The weather case needs about 100 KB of stack, because `Trainer::new` builds its 64 KB value
 //! on the stack before moving it. The 32 KB main stack cannot hold that, so on the QEMU memory
@@ -19,10 +20,11 @@ use gradwell_parity::{device, CASES};
 fn main() -> ! {
     let _board = Board::init();
 
+    let golden_failures = device::report_golden();
     let cases = device::report_cases(CASES);
     defmt::info!("peak main stack use: {=usize} bytes", stack::peak_use());
     device::finish(cases + report_weather());
-    board::exit(0)
+    board::exit(if golden_failures == 0 { 0 } else { 1 })
 }
 
 /// Runs the weather case on its own stack. Returns the number of cases reported.

@@ -7,8 +7,19 @@
 //!   values;
 //! - `parity case|{case}|{count}|{digest}`: the whole case;
 //! - `parity done|{cases}`: the number of cases reported.
+//!
+//! The PyTorch golden checks of [`crate::golden`] log:
+//!
+//! - `golden mismatch|{case}|{tensor}|{index}|…`: a value outside its tolerance (at most
+//!   [`MAX_LOGGED_MISMATCHES`] per case);
+//! - `golden case|{case}|{compared}|{mismatches}|…`: one case, with its largest differences;
+//! - `golden done|{passed}|{failed}`: the number of cases that passed and failed.
 
+use crate::golden::{self, Mismatch};
 use crate::{weather, Case, Digest, Sink};
+
+/// Most mismatches logged for one golden case; the count covers them all.
+pub const MAX_LOGGED_MISMATCHES: u32 = 5;
 
 /// Largest case, in values, whose values are logged in full.
 pub const MAX_PRINTED_VALUES: u32 = 512;
@@ -78,4 +89,43 @@ fn log_values(case: &str, tensor: &str, values: &[f32]) {
             &bits[..chunk.len()]
         );
     }
+}
+
+/// Runs every PyTorch golden check and logs its outcome. Returns the number of cases that
+/// failed.
+pub fn report_golden() -> u32 {
+    let mut failed = 0;
+    for check in golden::CASES {
+        let case = check.case();
+        let mut logged = 0;
+        let outcome = (check.run)(case, &mut |mismatch: &Mismatch<'_>| {
+            if logged < MAX_LOGGED_MISMATCHES {
+                defmt::error!(
+                    "golden mismatch|{=str}|{=str}|{=usize}|expected {=f32}, actual {=f32}, allowed difference {=f32}",
+                    case.name,
+                    mismatch.tensor,
+                    mismatch.index,
+                    mismatch.expected,
+                    mismatch.actual,
+                    mismatch.allowed
+                );
+                logged += 1;
+            }
+        });
+        defmt::info!(
+            "golden case|{=str}|{=u32}|{=u32}|max difference: forward {=f32}, gradient {=f32}, running statistic {=f32}",
+            case.name,
+            outcome.compared,
+            outcome.mismatches,
+            outcome.max_forward_difference,
+            outcome.max_gradient_difference,
+            outcome.max_running_stat_difference
+        );
+        if outcome.mismatches > 0 {
+            failed += 1;
+        }
+    }
+    let total = golden::CASES.len() as u32;
+    defmt::info!("golden done|{=u32}|{=u32}", total - failed, failed);
+    failed
 }

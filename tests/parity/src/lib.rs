@@ -18,6 +18,7 @@ mod cases;
 #[cfg(feature = "defmt")]
 pub mod device;
 mod digest;
+pub mod golden;
 mod run;
 pub mod weather;
 
