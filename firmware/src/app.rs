@@ -166,7 +166,7 @@ pub fn run<L: OutputPin, D: DelayNs>(
             train.clone(),
             test.clone(),
             &mut |year, train_losses, test_losses| {
-                log_losses("online year", year, &train_losses, &test_losses);
+                log_losses("online, after", year, &train_losses, &test_losses);
                 if let Err(error) = status.toggle() {
                     led_error.get_or_insert(error);
                 }

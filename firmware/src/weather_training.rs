@@ -82,7 +82,7 @@ impl StepCost {
 /// A training step that the trainer rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrainingError {
-    /// 1-based epoch, or 1-based year of data in online training.
+    /// 1-based epoch, or the calendar year of the sample in online training.
     pub epoch: usize,
     /// Error returned by the trainer.
     pub error: StepError,
@@ -187,8 +187,8 @@ impl Workspace {
     }
 
     /// Trains on each sample of `train` once, in order, through the replay buffer. Calls
-    /// `after_year` with the 1-based year of data and the training and test losses after the
-    /// last day of each year.
+    /// `after_year` with the calendar year and the losses after the last day of each year: the
+    /// training loss over the days seen so far and the test loss.
     ///
     /// # Errors
     /// A [`TrainingError`] for the first step the trainer rejects.
@@ -203,9 +203,9 @@ impl Workspace {
         let mut rng = Rng::with_stream(SEED, 1);
         let objective = weather::objective();
         let mut cost = StepCost::default();
-        let mut year = 1;
 
         for tomorrow in train.clone() {
+            let year = usize::from(weather_data::date(tomorrow).0);
             if self.replay.is_full() {
                 self.replay.pop_front();
             }
@@ -241,7 +241,6 @@ impl Workspace {
                 let train_losses = self.task_losses(scaling, seen).map_err(error)?;
                 let test_losses = self.task_losses(scaling, test.clone()).map_err(error)?;
                 after_year(year, train_losses, test_losses);
-                year += 1;
             }
         }
         Ok(cost)
@@ -381,7 +380,7 @@ impl defmt::Format for TrainingError {
     fn format(&self, f: defmt::Formatter) {
         defmt::write!(
             f,
-            "training step rejected in epoch {=usize}: {}",
+            "training step rejected in epoch or year {=usize}: {}",
             self.epoch,
             defmt::Display2Format(&self.error)
         );
