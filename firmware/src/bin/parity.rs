@@ -3,7 +3,8 @@
 //! value for value (see `docs/bit-identity.md`). First it checks every PyTorch layer golden
 //! vector under the host test's tolerances, and it exits with status 1 when one fails.
 //!
-//! The weather case needs about 100 KB of stack, because `Trainer::new` builds its 64 KB value
+//! The weather case runs twice, with `libm`'s square root and with the `vsqrt.f32` instruction,
+//! and both runs must match the host. It needs about 100 KB of stack, because `Trainer::new` builds its 64 KB value
 //! on the stack before moving it. The 32 KB main stack cannot hold that, so on the QEMU memory
 //! map the case runs on a stack of its own in static RAM. With the `fit-128k` map or on the
 //! nRF52840 there is no room for it, and the binary runs only the small cases.
@@ -45,7 +46,10 @@ mod weather_stack {
     use core::mem::MaybeUninit;
     use core::ptr::addr_of_mut;
 
-    use gradwell_parity::{device, weather::WeatherRun};
+    use gradwell::{Libm, Sqrt};
+    use gradwell_firmware::hw_sqrt::HwSqrt;
+    use gradwell_parity::device;
+    use gradwell_parity::weather::{self, WeatherRun};
 
     /// Size of the weather case's stack, in bytes: its measured use, 97 KB in a release
     /// build, with room to spare.
@@ -59,7 +63,8 @@ mod weather_stack {
     #[link_section = ".uninit.WEATHER_STACK"]
     static mut STACK: MaybeUninit<[u64; SIZE / 8]> = MaybeUninit::uninit();
 
-    /// Runs the weather case on [`STACK`] and returns the number of cases reported (1).
+    /// Runs the weather case on [`STACK`], with each square root. Returns the number of cases
+    /// reported (2).
     pub fn report_weather() -> u32 {
         let bottom = addr_of_mut!(STACK).cast::<u32>();
         let words = SIZE / 4;
@@ -105,11 +110,20 @@ mod weather_stack {
             "the weather case used all of its {=usize}-byte stack",
             SIZE
         );
-        1
+        2
     }
 
+    /// Runs the weather case with `libm`'s square root, then with `vsqrt.f32`.
     extern "C" fn run() {
-        let mut state = WeatherRun::new();
-        device::report_weather(&mut state);
+        report_with::<Libm>(weather::NAME);
+        report_with::<HwSqrt>(weather::HW_SQRT_NAME);
+    }
+
+    /// Runs the weather case with Adam's square root from `S`. It is not inlined, so that the
+    /// two runs take the stack one after the other.
+    #[inline(never)]
+    fn report_with<S: Sqrt>(name: &str) {
+        let mut state = WeatherRun::<S>::new();
+        device::report_weather(name, &mut state);
     }
 }

@@ -15,6 +15,8 @@
 //! - `golden case|{case}|{compared}|{mismatches}|…`: one case, with its largest differences;
 //! - `golden done|{passed}|{failed}`: the number of cases that passed and failed.
 
+use gradwell::Sqrt;
+
 use crate::golden::{self, Mismatch};
 use crate::{weather, Case, Digest, Sink};
 
@@ -39,9 +41,10 @@ pub fn report_cases(cases: &[Case]) -> u32 {
     cases.len() as u32
 }
 
-/// Runs the weather case in `state` and logs its digests; it is too large to log in full.
-pub fn report_weather(state: &mut weather::WeatherRun) -> u32 {
-    report(weather::NAME, false, &mut |sink| weather::run(state, sink));
+/// Runs the weather case in `state` and logs its digests under the case name `name`; it is too
+/// large to log in full.
+pub fn report_weather<S: Sqrt>(name: &str, state: &mut weather::WeatherRun<S>) -> u32 {
+    report(name, false, &mut |sink| weather::run(state, sink));
     1
 }
 

@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn weather_run_restarts_from_its_seed() {
-        let mut state = std::boxed::Box::new(weather::WeatherRun::new());
+        let mut state: std::boxed::Box<weather::WeatherRun> = std::boxed::Box::default();
         let first = collect(|sink| weather::run(&mut state, sink));
         let second = collect(|sink| weather::run(&mut state, sink));
         assert_eq!(first, second);

@@ -4,15 +4,22 @@
 //! Model, optimizer state and cache take about 76 KB, more than a microcontroller's usual
 //! stack, so the caller provides a [`WeatherRun`] where it has room: the firmware runs the case
 //! on a stack of its own, the desktop keeps it in a `Box`.
+//!
+//! Adam's square root comes from the backend `S`: [`Libm`] here, and on the Cortex-M4F also the
+//! `vsqrt.f32` instruction. Both are correctly rounded as IEEE-754 requires, so both runs must
+//! give the host's bits; the firmware reports the second as [`HW_SQRT_NAME`].
 
 use gradwell::weather::{self, Model, Targets, INPUTS};
-use gradwell::{Adam, Init, Layer, Rng, Tensors, Trainer};
+use gradwell::{Adam, Init, Layer, Libm, Rng, Sqrt, Tensors, Trainer};
 
 use crate::run::{train, uniform, Sampler};
 use crate::Sink;
 
 /// Name of the case in reports.
 pub const NAME: &str = "weather_adam";
+
+/// Name of the same case run with a hardware square root, which must give the same bits.
+pub const HW_SQRT_NAME: &str = "weather_adam_hw_sqrt";
 
 /// Training steps.
 pub const STEPS: usize = 20;
@@ -26,22 +33,22 @@ const MODEL_SEED: u64 = 2024;
 /// Seed of the data generator.
 const DATA_SEED: u64 = 11;
 
-/// Learning rate of Adam (PyTorch convention, `libm` square root).
+/// Learning rate of Adam (PyTorch convention).
 const LEARNING_RATE: f32 = 1e-3;
 
-/// Model and trainer of the weather case.
-pub struct WeatherRun {
+/// Model and trainer of the weather case, with Adam's square root from `S`.
+pub struct WeatherRun<S: Sqrt = Libm> {
     model: Model,
-    trainer: Trainer<Model, Adam, BATCH>,
+    trainer: Trainer<Model, Adam<S>, BATCH>,
 }
 
-impl WeatherRun {
+impl<S: Sqrt> WeatherRun<S> {
     /// Creates the model and trainer. The value is large: create it where it may live, such as
     /// a `static` cell or a `Box`.
     pub fn new() -> Self {
         Self {
             model: gradwell::build(Init::PyTorch, MODEL_SEED),
-            trainer: Trainer::new(<Adam>::pytorch(LEARNING_RATE)),
+            trainer: Trainer::new(Adam::<S>::pytorch(LEARNING_RATE)),
         }
     }
 
@@ -53,7 +60,7 @@ impl WeatherRun {
     }
 }
 
-impl Default for WeatherRun {
+impl<S: Sqrt> Default for WeatherRun<S> {
     fn default() -> Self {
         Self::new()
     }
@@ -61,7 +68,7 @@ impl Default for WeatherRun {
 
 /// Trains the demo model for [`STEPS`] steps from its seed and hands every value to `sink`.
 /// Starts from the same state each time it is called.
-pub fn run(state: &mut WeatherRun, sink: &mut dyn Sink) {
+pub fn run<S: Sqrt>(state: &mut WeatherRun<S>, sink: &mut dyn Sink) {
     state.reset();
     let sample: Sampler<[f32; INPUTS], Targets> = |rng| {
         let x: [f32; INPUTS] = uniform(rng);
