@@ -3,7 +3,7 @@
 //! as `tests/tests/pytorch_layers.rs`.
 //!
 //! Each number is read as an `f64` and cast to `f32`, as the host test does, and written as its
-//! bit pattern, so the device sees exactly the host test's values.
+//! bit pattern, so the device checks exactly the host test's values.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -24,7 +24,11 @@ fn main() {
 
     let mut out = String::new();
     let torch = golden["torch_version"].as_str().expect("torch_version");
-    writeln!(out, "/// The torch version that computed the golden values.").unwrap();
+    writeln!(
+        out,
+        "/// The torch version that computed the golden values."
+    )
+    .unwrap();
     writeln!(out, "pub const TORCH_VERSION: &str = {torch:?};").unwrap();
     writeln!(out, "/// Every case of the golden file, in its order.").unwrap();
     writeln!(out, "pub static DATA: &[GoldenCase] = &[").unwrap();

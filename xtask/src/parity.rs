@@ -21,7 +21,7 @@ use crate::{process, setup, target_dir, Options};
 /// Step name of the Cortex-M0 build in `cargo xtask test`.
 pub const M0_BUILD_STEP: &str = "build firmware (Cortex-M0 parity, QEMU microbit)";
 
-/// Which cases a parity binary runs.
+/// The set of cases that a parity binary runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Selection {
     /// Every case, the weather case included, which the Cortex-M4F runs with two square-root
@@ -64,7 +64,7 @@ struct DeviceCase {
     total: Option<(u32, u64)>,
 }
 
-/// What the device logged: its cases in order and the closing count, and the outcome of the
+/// The parsed device log: its cases in order, the closing count and the outcome of the
 /// PyTorch golden checks.
 #[derive(Default)]
 struct DeviceLog {
@@ -194,9 +194,8 @@ pub fn m0_cargo(args: &[&str]) -> Command {
     let mut command = process::cargo();
     command
         .current_dir(m0_dir())
-        .args(args)
-        .arg("--target-dir")
-        .arg(m0_target_dir());
+        .env("CARGO_TARGET_DIR", m0_target_dir())
+        .args(args);
     command
 }
 

@@ -32,7 +32,7 @@ pub const CHUNK: usize = 16;
 /// Runs every case in `cases` and logs its results. Returns the number of cases reported.
 pub fn report_cases(cases: &[Case]) -> u32 {
     for case in cases {
-        // A first pass counts the values, so that the second knows whether to log them.
+        // A first pass counts the values, because only small cases log them in full.
         let mut total = Digest::new();
         (case.run)(&mut |_: &str, values: &[f32]| total.update(values));
         let print_values = total.count() <= MAX_PRINTED_VALUES;

@@ -40,7 +40,7 @@ impl Digest {
                 self.hash = self.hash.wrapping_mul(PRIME);
             }
         }
-        // A case holds far fewer than 2³² values.
+        // A case contains far fewer than 2³² values.
         self.count += values.len() as u32;
     }
 

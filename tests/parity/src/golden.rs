@@ -3,8 +3,8 @@
 //!
 //! `build.rs` turns the golden file into constants. [`CASES`] names the gradwell type and batch
 //! size that match each case's PyTorch module, as `tests/tests/pytorch_layers.rs` does. A check
-//! loads the parameters by their `state_dict` names, runs one training forward pass, one
-//! backward pass with the case's upstream gradient and one commit, and compares the output, the
+//! loads the parameters by their `state_dict` names, then runs one training forward pass, one
+//! backward pass with the case's upstream gradient and one commit. It compares the output, the
 //! input gradient, the parameter gradients and the running statistics with PyTorch's under the
 //! tolerances below, which the host test uses too.
 

@@ -1,8 +1,8 @@
 //! Cases that must give the same bits on the desktop and on the device.
 //!
-//! IEEE-754 single precision rounds every operation the same way on every target, and gradwell
-//! computes with `libm`, sums in a fixed order and never fuses a multiply and an add, so a model
-//! trained from the same seed on the same data must end with the same bits everywhere. Each case
+//! IEEE-754 single precision rounds every operation the same way on every target. gradwell
+//! computes with `libm`, sums in a fixed order and never fuses a multiply and an add. So a
+//! model trained from the same seed on the same data must end with the same bits everywhere. Each case
 //! here builds a model from a fixed seed, runs a forward and backward pass or several training
 //! steps on data drawn from [`gradwell::Rng`], and hands every resulting `f32` (outputs, input
 //! gradients, parameter gradients, parameters, running statistics, optimizer state, step

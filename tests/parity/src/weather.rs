@@ -2,8 +2,8 @@
 //! batches of [`BATCH`] synthetic days.
 //!
 //! Model, optimizer state and cache take about 76 KB, more than a microcontroller's usual
-//! stack, so the caller provides a [`WeatherRun`] where it has room: the firmware runs the case
-//! on a stack of its own, the desktop keeps it in a `Box`.
+//! stack. So the caller provides a [`WeatherRun`] where it has room. The firmware runs the case
+//! on a stack of its own, and the desktop keeps it in a `Box`.
 //!
 //! Adam's square root comes from the backend `S`: [`Libm`] here, and on the Cortex-M4F also the
 //! `vsqrt.f32` instruction. Both are correctly rounded as IEEE-754 requires, so both runs must
