@@ -42,7 +42,36 @@ fn main() -> ! {
     let golden_failures = device::report_golden();
     let cases = device::report_cases(CASES);
     device::finish(cases);
+
+    let (used, size) = peak_stack_use();
+    defmt::info!("peak stack use: {=usize} of {=usize} bytes", used, size);
     exit(if golden_failures == 0 { 0 } else { 1 })
+}
+
+extern "C" {
+    /// Top of the stack (its highest address), from cortex-m-rt's `link.x`.
+    static _stack_start: u32;
+    /// Bottom of the stack (its lowest usable address), from cortex-m-rt's `link.x`.
+    static _stack_end: u32;
+}
+
+/// Returns the most stack used since reset and the stack size, in bytes.
+///
+/// cortex-m-rt fills the stack with `STACK_PAINT_VALUE` at reset, and the stack grows down, so
+/// the lowest word that no longer contains it marks the deepest point reached.
+fn peak_stack_use() -> (usize, usize) {
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let mut address = bottom;
+    while address < top {
+        // SAFETY: the address is an aligned word inside the stack region.
+        let word = unsafe { (address as *const u32).read_volatile() };
+        if word != cortex_m_rt::STACK_PAINT_VALUE {
+            break;
+        }
+        address += 4;
+    }
+    (top - address, top - bottom)
 }
 
 #[panic_handler]
