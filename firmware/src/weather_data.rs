@@ -56,8 +56,8 @@ impl Scaling {
     /// Fits both scalings on the samples of `train`, as the host demo does.
     pub fn fit(train: Range<usize>) -> Self {
         Self {
-            inputs: fit_standardizer(train.clone().map(|t| sample(t).inputs)),
-            temperatures: fit_standardizer(train.map(|t| {
+            inputs: Standardizer::fit(train.clone().map(|t| sample(t).inputs)),
+            temperatures: Standardizer::fit(train.map(|t| {
                 let targets = sample(t).targets;
                 [targets[0], targets[1]]
             })),
@@ -130,43 +130,3 @@ pub fn split() -> (Range<usize>, Range<usize>) {
     (2..test_start, test_start..test_end)
 }
 
-/// Computes per-feature statistics as [`Standardizer::fit`] does (sums in `f64`, population
-/// standard deviation, 1 for a constant feature), from rows computed on the fly.
-///
-/// `Standardizer::fit` takes references to stored rows, and storing the rows is what this
-/// module avoids, so this mirrors its arithmetic step for step to give the same bits.
-fn fit_standardizer<const N: usize>(
-    rows: impl Iterator<Item = [f32; N]> + Clone,
-) -> Standardizer<N> {
-    let mut count = 0usize;
-    let mut sum = [0.0f64; N];
-    for row in rows.clone() {
-        count += 1;
-        for (s, &v) in sum.iter_mut().zip(&row) {
-            *s += f64::from(v);
-        }
-    }
-    if count == 0 {
-        return Standardizer::IDENTITY;
-    }
-    let mean = sum.map(|s| s / count as f64);
-    let mut squares = [0.0f64; N];
-    for row in rows {
-        for ((s, &v), m) in squares.iter_mut().zip(&row).zip(&mean) {
-            let d = f64::from(v) - m;
-            *s += d * d;
-        }
-    }
-    let std = squares.map(|s| {
-        let std = libm::sqrt(s / count as f64) as f32;
-        if std > 0.0 {
-            std
-        } else {
-            1.0
-        }
-    });
-    Standardizer {
-        mean: mean.map(|m| m as f32),
-        std,
-    }
-}
