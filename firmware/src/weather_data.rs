@@ -129,4 +129,3 @@ pub fn split() -> (Range<usize>, Range<usize>) {
         .unwrap_or(READINGS.len());
     (2..test_start, test_start..test_end)
 }
-
