@@ -183,6 +183,21 @@ fn steps() -> Vec<Step> {
         Action::Command(root_cargo(&["test", "--workspace"])),
     );
 
+    // The micromath activations are approximate, so instead of bit identity their error
+    // bounds are checked, in the table test of core/src/math.rs.
+    add(
+        "core tests --features micromath (error bounds)".into(),
+        Action::Command(root_cargo(&[
+            "test",
+            "-p",
+            "gradwell",
+            "--lib",
+            "--features",
+            "micromath",
+            "math::",
+        ])),
+    );
+
     for target in ["thumbv6m-none-eabi", "thumbv7em-none-eabihf"] {
         for features in [&[][..], &["--features", "defmt"][..]] {
             let mut command = root_cargo(&["build", "-p", "gradwell", "--target", target]);
