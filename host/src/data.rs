@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum DataError {
     /// The file could not be opened or read.
-    #[error("{file}: cannot read the file: {source}", file = .path.display())]
+    #[error("{file}: cannot read the file", file = .path.display())]
     Io {
         /// The file.
         path: PathBuf,

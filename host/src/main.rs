@@ -42,11 +42,11 @@ enum Demo {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// CSV file [default: data/seattle-weather.csv or data/penguins.csv].
+    /// CSV file [default: the repository's data/seattle-weather.csv or data/penguins.csv].
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
-    /// Number of training epochs [default: 20 for seattle, 150 for penguins].
-    #[arg(long, value_name = "N")]
+    /// Number of training epochs, at least 1 [default: 20 for seattle, 150 for penguins].
+    #[arg(long, value_name = "N", value_parser = parse_epochs)]
     epochs: Option<usize>,
     /// Seed for initialisation, shuffling and the penguins split.
     #[arg(long, value_name = "S", default_value_t = seattle::DEFAULT_SEED)]
@@ -117,4 +117,13 @@ fn print_summary<S: serde::Serialize + std::fmt::Display>(
         print!("{summary}");
     }
     Ok(())
+}
+
+/// Parses `--epochs`, which must be a whole number of at least 1.
+fn parse_epochs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1: an untrained model has nothing to score".into()),
+        Ok(epochs) => Ok(epochs),
+        Err(_) => Err(format!("expected a whole number of epochs, found {text:?}")),
+    }
 }

@@ -29,8 +29,8 @@ use crate::plot::{self, Curves};
 use crate::seattle::Throughput;
 use crate::training::{self, Dataset, FitOptions, History};
 
-/// Default path of the data set, relative to the repository root.
-pub const DATA_PATH: &str = "data/penguins.csv";
+/// The repository's copy of `penguins.csv`, found wherever the tool runs from.
+pub const DATA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/penguins.csv");
 /// Species, in class order.
 pub const SPECIES: [&str; 3] = ["Adelie", "Chinstrap", "Gentoo"];
 /// Sexes, in label order: 0.0 for female, 1.0 for male.

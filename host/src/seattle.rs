@@ -35,8 +35,8 @@ use crate::metrics::{accuracy, f1, rmse};
 use crate::plot::{self, Curves};
 use crate::training::{self, Dataset, FitOptions, History};
 
-/// Default path of the data set, relative to the repository root.
-pub const DATA_PATH: &str = "data/seattle-weather.csv";
+/// The repository's copy of `seattle-weather.csv`, found wherever the tool runs from.
+pub const DATA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/seattle-weather.csv");
 /// Samples whose tomorrow is in this year are the test split; earlier ones train.
 pub const TEST_YEAR: u16 = 2015;
 /// Samples per training batch.
@@ -142,6 +142,9 @@ pub struct Summary {
     pub train_samples: usize,
     /// Number of test samples (tomorrow in [`TEST_YEAR`]).
     pub test_samples: usize,
+    /// Places where a row's date does not follow the previous row's (a duplicated, missing or
+    /// out-of-order day); the samples spanning them are left out.
+    pub date_gaps: usize,
     /// Year of the test split.
     pub test_year: u16,
     /// Epochs of every model.
@@ -295,6 +298,7 @@ pub fn fit_scalers(
 pub fn train_seattle(config: &DemoConfig) -> Result<DemoReport, DemoError> {
     let (days, rows) = load_days(&config.data)?;
     let all = samples(&days);
+    let date_gaps = days.windows(2).filter(|w| !follows(&w[0], &w[1])).count();
     let (train, test) = split(&all);
     for (split, set) in [("training", &train), ("test", &test)] {
         if set.is_empty() {
@@ -450,6 +454,7 @@ pub fn train_seattle(config: &DemoConfig) -> Result<DemoReport, DemoError> {
         rows,
         train_samples: train.len(),
         test_samples: test.len(),
+        date_gaps,
         test_year: TEST_YEAR,
         epochs: config.epochs,
         seed: config.seed,
@@ -534,6 +539,14 @@ impl std::fmt::Display for Summary {
             "  split     {} training samples (tomorrow before {}), {} test samples (tomorrow in {})",
             self.train_samples, self.test_year, self.test_samples, self.test_year
         )?;
+        if self.date_gaps > 0 {
+            writeln!(
+                f,
+                "  warning   {} places where a date does not follow the previous row's \
+                 (duplicated, missing or out-of-order days); the samples spanning them are left out",
+                self.date_gaps
+            )?;
+        }
         writeln!(
             f,
             "  training  {} epochs, batch {}, Adam lr {}, seed {}; {} steps, {} samples in {:.2} s: {:.0} samples/s",

@@ -201,10 +201,7 @@ impl Default for StudyConfig {
             seeds: DEFAULT_SEEDS,
             steps: DEFAULT_STEPS,
             depths: DEPTHS.to_vec(),
-            data: PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../data/seattle-weather.csv"
-            )),
+            data: PathBuf::from(crate::seattle::DATA_PATH),
             learning_rate: LEARNING_RATE,
             exploding_init_scale: EXPLODING_INIT_SCALE,
             exploding_learning_rate: EXPLODING_LEARNING_RATE,

@@ -252,3 +252,32 @@ fn json_carries_printed_figures() {
     assert_eq!(json["loss_curves"]["test"].as_array().unwrap().len(), 2);
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn date_gaps_are_counted() {
+    // Row 5 (2012-01-04) repeated after 2012-01-19: two places where a date does not follow.
+    let text = std::fs::read_to_string(data_path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut rows = lines[..20].to_vec();
+    rows.push(lines[4]);
+    rows.extend_from_slice(&lines[20..]);
+    let folder = temp_folder("gaps");
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("gaps.csv");
+    std::fs::write(&path, rows.join("\n")).unwrap();
+
+    let config = DemoConfig {
+        data: path,
+        epochs: 1,
+        out: None,
+        ..DemoConfig::default()
+    };
+    let summary = seattle::train_seattle(&config).unwrap().summary;
+    assert_eq!(summary.date_gaps, 2);
+    // The duplicate breaks the runs spanning it: 1094 − 2 training samples.
+    assert_eq!(summary.train_samples, 1092);
+    assert!(summary
+        .to_string()
+        .contains("2 places where a date does not follow"));
+    std::fs::remove_dir_all(&folder).unwrap();
+}
