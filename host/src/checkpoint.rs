@@ -8,13 +8,14 @@
 //! `gradwell export` and `gradwell import` convert between checkpoints and safetensors files
 //! (see [`crate::safetensors`]) for [`weather::Model`], the model of the Seattle demo.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use gradwell::checkpoint::{self, Extras, ExtrasMut, Info};
-use gradwell::{weather, Fingerprint, Zeroed};
+use gradwell::checkpoint::{self, Extras, ExtrasMut, Info, Scaling, ScalingMut};
+use gradwell::{weather, Fingerprint, Standardizer, Zeroed};
 use serde_json::json;
 
 use crate::safetensors;
@@ -147,10 +148,17 @@ pub fn inspect(path: &Path, as_json: bool) -> anyhow::Result<String> {
     }
 }
 
+/// Metadata key of the input-scaling means in an exported safetensors file (a JSON array).
+pub const INPUT_MEAN_KEY: &str = "gradwell.input_mean";
+/// Metadata key of the input-scaling standard deviations (a JSON array).
+pub const INPUT_STD_KEY: &str = "gradwell.input_std";
+
 /// Converts the weather-model checkpoint at `input` to a safetensors file at `output`.
 ///
-/// Only the parameters are exported, because PyTorch's `state_dict` has no place for the
-/// optimizer state, the step count or the input scaling.
+/// The parameters become tensors under their `state_dict` names. The input scaling, when the
+/// checkpoint has it, goes into the file's `__metadata__` under [`INPUT_MEAN_KEY`] and
+/// [`INPUT_STD_KEY`], so that [`import_safetensors`] restores it. The optimizer state and the
+/// step count are not exported, because a `state_dict` has no place for them.
 ///
 /// # Errors
 /// When `input` is not a valid checkpoint of [`weather::Model`] or `output` cannot be saved;
@@ -158,21 +166,77 @@ pub fn inspect(path: &Path, as_json: bool) -> anyhow::Result<String> {
 pub fn export_safetensors(input: &Path, output: &Path) -> anyhow::Result<()> {
     let bytes = load_checkpoint(input)?;
     let mut model = weather::Model::zeroed();
-    checkpoint::decode(&bytes, &mut model, &mut ExtrasMut::default()).with_context(|| {
+    let mut scaler = Standardizer::<{ weather::INPUTS }>::IDENTITY;
+    let has_scaling = checkpoint::inspect(&bytes)
+        .is_ok_and(|info| info.scaling_features == Some(weather::INPUTS));
+    let mut extras = ExtrasMut::default();
+    if has_scaling {
+        extras.scaling = Some(ScalingMut::from_standardizer(&mut scaler));
+    }
+    checkpoint::decode(&bytes, &mut model, &mut extras).with_context(|| {
         format!(
             "failed to load {} as a checkpoint of the weather model",
             input.display()
         )
     })?;
-    let exported = safetensors::export(&model)
+
+    let metadata = has_scaling.then(|| {
+        HashMap::from([
+            (INPUT_MEAN_KEY.to_owned(), json!(scaler.mean).to_string()),
+            (INPUT_STD_KEY.to_owned(), json!(scaler.std).to_string()),
+        ])
+    });
+    let exported = safetensors::export_with_metadata(&model, metadata)
         .with_context(|| format!("failed to serialize {}", input.display()))?;
     save_checkpoint(output, &exported)
 }
 
+/// Reads the input scaling that [`export_safetensors`] stores in the metadata, if any.
+fn imported_scaling(
+    input: &Path,
+    bytes: &[u8],
+) -> anyhow::Result<Option<Standardizer<{ weather::INPUTS }>>> {
+    let metadata = safetensors::metadata(bytes)
+        .with_context(|| format!("failed to read the header of {}", input.display()))?;
+    let (Some(mean), Some(std)) = (metadata.get(INPUT_MEAN_KEY), metadata.get(INPUT_STD_KEY))
+    else {
+        return Ok(None);
+    };
+    let parse = |key: &str, text: &str| -> anyhow::Result<[f32; weather::INPUTS]> {
+        let values: Vec<f32> = serde_json::from_str(text).with_context(|| {
+            format!(
+                "{}: metadata {key} is not a JSON array of numbers",
+                input.display()
+            )
+        })?;
+        let count = values.len();
+        values.try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "{}: metadata {key} has {count} values, expected {}",
+                input.display(),
+                weather::INPUTS
+            )
+        })
+    };
+    let scaler = Standardizer {
+        mean: parse(INPUT_MEAN_KEY, mean)?,
+        std: parse(INPUT_STD_KEY, std)?,
+    };
+    if let Some(bad) = scaler.std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+        bail!(
+            "{}: metadata {INPUT_STD_KEY}[{bad}] is {}, expected a positive finite number",
+            input.display(),
+            scaler.std[bad]
+        );
+    }
+    Ok(Some(scaler))
+}
+
 /// Converts the safetensors file at `input` into a weather-model checkpoint at `output`.
 ///
-/// The checkpoint contains the parameters only, with no optimizer state, step count or input
-/// scaling; an existing `output` is replaced as a whole.
+/// The checkpoint contains the parameters, and the input scaling when the file's metadata has
+/// it (as [`export_safetensors`] writes it), but no optimizer state or step count; an
+/// existing `output` is replaced as a whole.
 ///
 /// # Errors
 /// When `input` is not a valid safetensors file of the weather model's tensors (see
@@ -186,7 +250,12 @@ pub fn import_safetensors(input: &Path, output: &Path) -> anyhow::Result<Vec<Str
             input.display()
         )
     })?;
-    save_model(output, &model, &Extras::default())?;
+    let scaler = imported_scaling(input, &bytes)?;
+    let extras = Extras {
+        scaling: scaler.as_ref().map(Scaling::from_standardizer),
+        ..Extras::default()
+    };
+    save_model(output, &model, &extras)?;
     Ok(ignored)
 }
 

@@ -90,6 +90,18 @@ pub struct TensorSummary {
 /// # Errors
 /// The safetensors crate's error, which only a model with two tensors of the same name causes.
 pub fn export<M: Layer>(model: &M) -> Result<Vec<u8>, ::safetensors::SafeTensorError> {
+    export_with_metadata(model, None)
+}
+
+/// Serializes every tensor of `model` like [`export`], with `metadata` as the file's
+/// `__metadata__` strings.
+///
+/// # Errors
+/// The safetensors crate's error, which only a model with two tensors of the same name causes.
+pub fn export_with_metadata<M: Layer>(
+    model: &M,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>, ::safetensors::SafeTensorError> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     model.visit_tensors("", 0, &mut |info: &TensorInfo<'_>, values: &[f32]| {
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -103,7 +115,17 @@ pub fn export<M: Layer>(model: &M) -> Result<Vec<u8>, ::safetensors::SafeTensorE
             TensorView::new(Dtype::F32, shape.clone(), bytes)?,
         ));
     }
-    ::safetensors::serialize(views, None)
+    ::safetensors::serialize(views, metadata)
+}
+
+/// Returns the `__metadata__` strings of safetensors `bytes`, empty when there are none.
+///
+/// # Errors
+/// [`ImportError::InvalidFile`] when the header cannot be read.
+pub fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>, ImportError> {
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| ImportError::InvalidFile(e.to_string()))?;
+    Ok(header.metadata().clone().unwrap_or_default())
 }
 
 /// Reads the tensors of `model` from safetensors `bytes`, by name.

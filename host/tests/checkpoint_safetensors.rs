@@ -127,3 +127,35 @@ fn reexport_same_tensors() {
         "re-exported file differs from the golden file"
     );
 }
+
+#[test]
+fn round_trip_keeps_input_scaling() {
+    use gradwell::checkpoint::{Extras, Scaling};
+    use gradwell_host::checkpoint::{export_safetensors, import_safetensors, save_model};
+
+    let folder = tempfile::tempdir().unwrap();
+    let model: weather::Model = gradwell::build(gradwell::Init::PyTorch, 9);
+    let scaler = gradwell::Standardizer::<{ weather::INPUTS }> {
+        mean: core::array::from_fn(|i| i as f32 * 0.5 - 1.0),
+        std: core::array::from_fn(|i| 0.1 + i as f32),
+    };
+    let original = folder.path().join("model.gwck");
+    let extras = Extras {
+        scaling: Some(Scaling::from_standardizer(&scaler)),
+        ..Extras::default()
+    };
+    save_model(&original, &model, &extras).unwrap();
+
+    let exported = folder.path().join("model.safetensors");
+    export_safetensors(&original, &exported).unwrap();
+    let metadata = safetensors::metadata(&std::fs::read(&exported).unwrap()).unwrap();
+    assert!(metadata.contains_key(gradwell_host::checkpoint::INPUT_MEAN_KEY));
+    assert!(metadata.contains_key(gradwell_host::checkpoint::INPUT_STD_KEY));
+
+    let back = folder.path().join("back.gwck");
+    import_safetensors(&exported, &back).unwrap();
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&original).unwrap()
+    );
+}
