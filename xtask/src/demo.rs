@@ -59,6 +59,10 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     host.current_dir(repo_root())
         .args(["run", "--release", "-p", "gradwell-host", "--"])
         .args(HOST_ARGS);
+    if options.json {
+        // The host's own JSON summary goes into this command's document.
+        host.arg("--json");
+    }
     let host_shown = process::display(&host);
     writeln!(out, "\ndemo: running the host demo\n  $ {host_shown}")?;
     let host_start = Instant::now();
@@ -112,7 +116,9 @@ pub fn run(options: &Options) -> Result<ExitCode> {
                 "command": host_shown,
                 "exit_code": host_output.status.code(),
                 "seconds": host_duration.as_secs_f64(),
-                "stdout": host_stdout,
+                // The host's summary as JSON, or its raw output when that is not JSON.
+                "summary": serde_json::from_str::<serde_json::Value>(&host_stdout)
+                    .unwrap_or_else(|_| serde_json::Value::String(host_stdout.to_string())),
             },
         });
         println!("{}", serde_json::to_string_pretty(&document)?);
