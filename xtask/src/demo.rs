@@ -51,6 +51,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     if let Some(table) = firmware_table(&metrics) {
         writeln!(out, "\n{table}")?;
     }
+    writeln!(out, "\n{}", cost_table(&metrics))?;
     let firmware_result = run
         .check(report.outcome, time_limit)
         .and_then(|()| check_beats_persistence(&metrics));
@@ -178,6 +179,43 @@ fn firmware_table(metrics: &BTreeMap<String, f64>) -> Option<String> {
     Some(table)
 }
 
+/// Cost and memory figures of the firmware log: (metric name, label, unit).
+const COST_ROWS: [(&str, &str, &str); 7] = [
+    (
+        "train_step_instructions",
+        "training step, batch of 32",
+        "instructions",
+    ),
+    (
+        "inference_instructions",
+        "inference, batch of 1",
+        "instructions",
+    ),
+    ("model_bytes", "model (parameters)", "bytes"),
+    (
+        "trainer_bytes",
+        "trainer (gradients, Adam, activations)",
+        "bytes",
+    ),
+    ("static_ram_bytes", "static RAM (.data + .bss)", "bytes"),
+    ("peak_stack_bytes", "peak stack", "bytes"),
+    ("flash_bytes", "flash", "bytes"),
+];
+
+/// Formats the cost and memory figures of the firmware log; a missing figure shows as
+/// "missing".
+fn cost_table(metrics: &BTreeMap<String, f64>) -> String {
+    let mut table = String::from("demo: cost and memory on the device");
+    for (name, label, unit) in COST_ROWS {
+        let value = match metrics.get(name) {
+            Some(value) => format!("{value:>12.0} {unit}"),
+            None => format!("{:>12}", "missing"),
+        };
+        table.push_str(&format!("\n  {label:<40}{value}"));
+    }
+    table
+}
+
 /// Fails unless the firmware's model trained for epochs has a lower 2015 RMSE than "tomorrow
 /// equals today" for both temperatures, or when a figure is missing from the log.
 fn check_beats_persistence(metrics: &BTreeMap<String, f64>) -> Result<()> {
@@ -269,5 +307,15 @@ mod tests {
                 .contains("metric persistence.temp_min_rmse="),
             "{error}"
         );
+    }
+
+    #[test]
+    fn cost_table_names_missing_figures() {
+        let mut metrics = BTreeMap::new();
+        metrics.insert("train_step_instructions".to_string(), 2_800_561.0);
+        let table = cost_table(&metrics);
+        assert!(table.contains("training step, batch of 32"));
+        assert!(table.contains("2800561 instructions"));
+        assert_eq!(table.matches("missing").count(), COST_ROWS.len() - 1);
     }
 }
