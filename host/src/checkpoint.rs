@@ -272,6 +272,13 @@ fn save_with(
     if path.is_dir() {
         bail!("failed to save {}: it is a folder", path.display());
     }
+    if !folder.is_dir() {
+        bail!(
+            "failed to save {}: folder {} does not exist",
+            path.display(),
+            folder.display()
+        );
+    }
 
     // The temporary file is deleted when it is dropped before the rename.
     let mut temporary = tempfile::Builder::new()
@@ -493,6 +500,7 @@ mod tests {
         let path = folder.path().join("missing").join("model.gwck");
         let message = format!("{:#}", save_checkpoint(&path, b"bytes").unwrap_err());
         assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.ends_with("missing does not exist"), "{message}");
     }
 
     #[test]
