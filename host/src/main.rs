@@ -51,7 +51,8 @@ struct DemoArgs {
     /// Seed for initialisation, shuffling and the penguins split.
     #[arg(long, value_name = "S", default_value_t = seattle::DEFAULT_SEED)]
     seed: u64,
-    /// Folder for the loss-curve plots (loss.svg, loss.png) [default: out/seattle or out/penguins].
+    /// Folder for the loss-curve plots (loss.svg, loss.png) and, for seattle, the trained
+    /// model (model.gwck) [default: out/seattle or out/penguins].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Prints every figure as one JSON document on standard output instead of the text report.
