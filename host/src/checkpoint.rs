@@ -41,6 +41,9 @@ pub enum Command {
         input: PathBuf,
         /// File to write; an existing file is replaced atomically.
         output: PathBuf,
+        /// Prints what was written as one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Converts a safetensors file of the weather model's tensors into a checkpoint.
     Import {
@@ -48,6 +51,9 @@ pub enum Command {
         input: PathBuf,
         /// Checkpoint to write; an existing file is replaced atomically.
         output: PathBuf,
+        /// Prints what was written as one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -71,15 +77,40 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             format: ExportFormat::Safetensors,
             input,
             output,
+            json,
         } => {
             export_safetensors(&input, &output)?;
-            println!("exported {} to {}", input.display(), output.display());
+            if json {
+                let summary = json!({
+                    "command": "export",
+                    "format": "safetensors",
+                    "input": input.display().to_string(),
+                    "output": output.display().to_string(),
+                });
+                println!("{summary}");
+            } else {
+                println!("exported {} to {}", input.display(), output.display());
+            }
         }
-        Command::Import { input, output } => {
+        Command::Import {
+            input,
+            output,
+            json,
+        } => {
             let ignored = import_safetensors(&input, &output)?;
-            println!("imported {} into {}", input.display(), output.display());
-            if !ignored.is_empty() {
-                println!("ignored batch-norm step counters: {}", ignored.join(", "));
+            if json {
+                let summary = json!({
+                    "command": "import",
+                    "input": input.display().to_string(),
+                    "output": output.display().to_string(),
+                    "ignored": ignored,
+                });
+                println!("{summary}");
+            } else {
+                println!("imported {} into {}", input.display(), output.display());
+                if !ignored.is_empty() {
+                    println!("ignored batch-norm step counters: {}", ignored.join(", "));
+                }
             }
         }
     }

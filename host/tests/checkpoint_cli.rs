@@ -280,3 +280,25 @@ fn interrupted_export_keeps_previous_file() {
         vec!["model.gwck", "model.safetensors"]
     );
 }
+
+#[test]
+fn export_and_import_print_json() {
+    let folder = tempfile::tempdir().unwrap();
+    let checkpoint = folder.path().join("model.gwck");
+    import_golden(&checkpoint);
+    let exported = folder.path().join("model.safetensors");
+    let json = Path::new("--json");
+
+    let output = gradwell(&[Path::new("export"), &checkpoint, &exported, json]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["command"], "export");
+    assert_eq!(summary["output"], exported.display().to_string());
+
+    let back = folder.path().join("back.gwck");
+    let output = gradwell(&[Path::new("import"), &exported, &back, json]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["command"], "import");
+    assert_eq!(summary["ignored"], serde_json::json!([]));
+}

@@ -167,3 +167,30 @@ fn spread_of_seeds_skips_nan() {
     assert_eq!(empty.count, 0);
     assert!(empty.median.is_nan());
 }
+
+#[test]
+fn cli_prints_json_figures() {
+    let folder = std::env::temp_dir().join(format!("gradwell-study-json-{}", std::process::id()));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gradwell"))
+        .args([
+            "study",
+            "gradient-flow",
+            "--seeds",
+            "1",
+            "--steps",
+            "4",
+            "--json",
+            "--out",
+        ])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["seeds"], 1);
+    assert_eq!(summary["steps"], 4);
+    let configurations = summary["configurations"].as_array().unwrap();
+    assert!(!configurations.is_empty());
+    assert!(configurations[0]["init_ratio"]["median"].is_number());
+    std::fs::remove_dir_all(&folder).unwrap();
+}
