@@ -16,7 +16,7 @@ use gradwell::{
     Skip, Tanh, TensorKind, Tensors, Zeroed,
 };
 use gradwell_parity::golden::{
-    Tolerance, FORWARD_TOLERANCE, GRADIENT_TOLERANCE, RUNNING_STAT_TOLERANCE,
+    Heads, Tolerance, FORWARD_TOLERANCE, GRADIENT_TOLERANCE, RUNNING_STAT_TOLERANCE,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -427,8 +427,6 @@ where
     checker.finish();
 }
 
-type Heads = (Dense<6, 1>, Dense<6, 1, Sigmoid>, Dense<6, 2>);
-
 /// Declares one test per golden case, with the gradwell type and batch size that match the
 /// case's PyTorch module, and lists the tested case names in `TESTED_CASES`.
 macro_rules! golden_tests {
@@ -444,28 +442,7 @@ macro_rules! golden_tests {
     };
 }
 
-golden_tests! {
-    dense_identity_batch1: Dense<5, 3>, batch 1;
-    dense_identity_batch4: Dense<5, 3>, batch 4;
-    dense_relu_batch1: Dense<5, 3, Relu>, batch 1;
-    dense_relu_batch4: Dense<5, 3, Relu>, batch 4;
-    dense_leaky_relu_batch1: Dense<5, 3, LeakyRelu<10>>, batch 1;
-    dense_leaky_relu_batch4: Dense<5, 3, LeakyRelu<10>>, batch 4;
-    dense_sigmoid_batch1: Dense<5, 3, Sigmoid>, batch 1;
-    dense_sigmoid_batch4: Dense<5, 3, Sigmoid>, batch 4;
-    dense_tanh_batch1: Dense<5, 3, Tanh>, batch 1;
-    dense_tanh_batch4: Dense<5, 3, Tanh>, batch 4;
-    batch_norm_train_batch4: BatchNorm<3>, batch 4;
-    batch_norm_train_batch8: BatchNorm<5>, batch 8;
-    batch_norm_eval_batch1: BatchNorm<3>, batch 1;
-    batch_norm_eval_batch4: BatchNorm<3>, batch 4;
-    dense_batch_norm_chain_train: seq![Dense<4, 6>, BatchNorm<6>, Dense<6, 2, Tanh>], batch 4;
-    residual_identity: Residual<seq![Dense<4, 6, Tanh>, Dense<6, 4>], Skip<4>>, batch 4;
-    residual_projected: Residual<seq![Dense<3, 5, Relu>, Dense<5, 2>], Dense<3, 2>>, batch 4;
-    residual_batch_norm_train: Residual<seq![Dense<4, 4, Tanh>, BatchNorm<4>, Dense<4, 4>], Skip<4>>, batch 4;
-    multi_task: MultiTask<Dense<4, 6, Relu>, Heads>, batch 4;
-    multi_task_frozen_trunk: MultiTask<Frozen<seq![Dense<4, 6, Relu>, BatchNorm<6>]>, Heads>, batch 4;
-}
+gradwell_parity::golden_cases!(golden_tests);
 
 #[test]
 fn every_golden_case_has_test() {

@@ -166,7 +166,40 @@ pub fn all() -> &'static [GoldenCase] {
     data::DATA
 }
 
-type Heads = (Dense<6, 1>, Dense<6, 1, Sigmoid>, Dense<6, 2>);
+/// Calls the macro `$callback` with every golden case, as `name: gradwell type, batch B;`
+/// lines, so that the host test and the device harness share one table. The caller must have
+/// the layer types in scope, and `Heads` as the multi-task heads
+/// `(Dense<6, 1>, Dense<6, 1, Sigmoid>, Dense<6, 2>)`.
+#[macro_export]
+macro_rules! golden_cases {
+    ($callback:ident) => {
+        $callback! {
+            dense_identity_batch1: Dense<5, 3>, batch 1;
+            dense_identity_batch4: Dense<5, 3>, batch 4;
+            dense_relu_batch1: Dense<5, 3, Relu>, batch 1;
+            dense_relu_batch4: Dense<5, 3, Relu>, batch 4;
+            dense_leaky_relu_batch1: Dense<5, 3, LeakyRelu<10>>, batch 1;
+            dense_leaky_relu_batch4: Dense<5, 3, LeakyRelu<10>>, batch 4;
+            dense_sigmoid_batch1: Dense<5, 3, Sigmoid>, batch 1;
+            dense_sigmoid_batch4: Dense<5, 3, Sigmoid>, batch 4;
+            dense_tanh_batch1: Dense<5, 3, Tanh>, batch 1;
+            dense_tanh_batch4: Dense<5, 3, Tanh>, batch 4;
+            batch_norm_train_batch4: BatchNorm<3>, batch 4;
+            batch_norm_train_batch8: BatchNorm<5>, batch 8;
+            batch_norm_eval_batch1: BatchNorm<3>, batch 1;
+            batch_norm_eval_batch4: BatchNorm<3>, batch 4;
+            dense_batch_norm_chain_train: seq![Dense<4, 6>, BatchNorm<6>, Dense<6, 2, Tanh>], batch 4;
+            residual_identity: Residual<seq![Dense<4, 6, Tanh>, Dense<6, 4>], Skip<4>>, batch 4;
+            residual_projected: Residual<seq![Dense<3, 5, Relu>, Dense<5, 2>], Dense<3, 2>>, batch 4;
+            residual_batch_norm_train: Residual<seq![Dense<4, 4, Tanh>, BatchNorm<4>, Dense<4, 4>], Skip<4>>, batch 4;
+            multi_task: MultiTask<Dense<4, 6, Relu>, Heads>, batch 4;
+            multi_task_frozen_trunk: MultiTask<Frozen<seq![Dense<4, 6, Relu>, BatchNorm<6>]>, Heads>, batch 4;
+        }
+    };
+}
+
+/// The heads of the multi-task golden cases.
+pub type Heads = (Dense<6, 1>, Dense<6, 1, Sigmoid>, Dense<6, 2>);
 
 /// Declares [`CASES`]: each golden case with its gradwell type and batch size.
 macro_rules! golden_checks {
@@ -178,28 +211,7 @@ macro_rules! golden_checks {
     };
 }
 
-golden_checks! {
-    dense_identity_batch1: Dense<5, 3>, batch 1;
-    dense_identity_batch4: Dense<5, 3>, batch 4;
-    dense_relu_batch1: Dense<5, 3, Relu>, batch 1;
-    dense_relu_batch4: Dense<5, 3, Relu>, batch 4;
-    dense_leaky_relu_batch1: Dense<5, 3, LeakyRelu<10>>, batch 1;
-    dense_leaky_relu_batch4: Dense<5, 3, LeakyRelu<10>>, batch 4;
-    dense_sigmoid_batch1: Dense<5, 3, Sigmoid>, batch 1;
-    dense_sigmoid_batch4: Dense<5, 3, Sigmoid>, batch 4;
-    dense_tanh_batch1: Dense<5, 3, Tanh>, batch 1;
-    dense_tanh_batch4: Dense<5, 3, Tanh>, batch 4;
-    batch_norm_train_batch4: BatchNorm<3>, batch 4;
-    batch_norm_train_batch8: BatchNorm<5>, batch 8;
-    batch_norm_eval_batch1: BatchNorm<3>, batch 1;
-    batch_norm_eval_batch4: BatchNorm<3>, batch 4;
-    dense_batch_norm_chain_train: seq![Dense<4, 6>, BatchNorm<6>, Dense<6, 2, Tanh>], batch 4;
-    residual_identity: Residual<seq![Dense<4, 6, Tanh>, Dense<6, 4>], Skip<4>>, batch 4;
-    residual_projected: Residual<seq![Dense<3, 5, Relu>, Dense<5, 2>], Dense<3, 2>>, batch 4;
-    residual_batch_norm_train: Residual<seq![Dense<4, 4, Tanh>, BatchNorm<4>, Dense<4, 4>], Skip<4>>, batch 4;
-    multi_task: MultiTask<Dense<4, 6, Relu>, Heads>, batch 4;
-    multi_task_frozen_trunk: MultiTask<Frozen<seq![Dense<4, 6, Relu>, BatchNorm<6>]>, Heads>, batch 4;
-}
+golden_cases!(golden_checks);
 
 /// Returns the golden tensor `name` of `tensors`.
 ///
