@@ -39,10 +39,12 @@ pub trait BatchNormConfig: Copy + Default {
 
 /// PyTorch's `nn.BatchNorm1d` defaults: momentum 0.1, epsilon 1e-5, unbiased running variance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PyTorchBatchNorm;
 
 /// Keras's `BatchNormalization` defaults: momentum 0.99, epsilon 1e-3, biased running variance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct KerasBatchNorm;
 
 impl BatchNormConfig for PyTorchBatchNorm {
@@ -62,6 +64,7 @@ impl BatchNormConfig for KerasBatchNorm {
 
 /// Batch normalisation over `N` features with the hyperparameters `C`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BatchNorm<const N: usize, C = PyTorchBatchNorm> {
     /// Scale `γ`.
     pub gamma: [f32; N],
@@ -76,6 +79,7 @@ pub struct BatchNorm<const N: usize, C = PyTorchBatchNorm> {
 
 /// Gradients of a [`BatchNorm`] layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BatchNormGrads<const N: usize> {
     /// Gradient of `γ`.
     pub gamma: [f32; N],

@@ -19,6 +19,7 @@ use crate::{Init, Rng};
 
 /// Fully connected layer `IN → OUT` followed by the activation `A`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dense<const IN: usize, const OUT: usize, A = Identity> {
     /// Weight matrix, `OUT` rows of `IN` values.
     pub weight: [[f32; IN]; OUT],
@@ -29,6 +30,7 @@ pub struct Dense<const IN: usize, const OUT: usize, A = Identity> {
 
 /// Gradients of a [`Dense`] layer, in the same shape as its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct DenseGrads<const IN: usize, const OUT: usize> {
     /// Gradient of the weight matrix.
     pub weight: [[f32; IN]; OUT],

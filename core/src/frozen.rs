@@ -12,6 +12,7 @@ use crate::{Init, Rng};
 
 /// The layer or block `L` with its parameters frozen.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Frozen<L>(pub L);
 
 impl<L: Zeroed> Zeroed for Frozen<L> {

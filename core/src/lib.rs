@@ -62,3 +62,17 @@ pub use train::{StepError, StepReport, Trainer};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// Checks at compile time that models, reports and errors can be logged with defmt.
+#[cfg(feature = "defmt")]
+#[allow(dead_code)]
+fn defmt_formats_public_types() {
+    fn format<T: defmt::Format>() {}
+    format::<weather::Model>();
+    format::<StepReport>();
+    format::<StepError>();
+    format::<memory::Memory>();
+    format::<Standardizer<3>>();
+    format::<Residual<Dense<2, 2>, Skip<2>>>();
+    format::<Frozen<BatchNorm<2, KerasBatchNorm>>>();
+}

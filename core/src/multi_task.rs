@@ -31,6 +31,7 @@ use crate::{Init, Rng};
 
 /// A shared trunk `T` followed by a tuple of heads `H`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct MultiTask<T, H> {
     /// The shared trunk.
     pub trunk: T,

@@ -20,6 +20,7 @@ use crate::{Init, Rng};
 
 /// The identity shortcut over `N` features: `y = x`, no parameters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Skip<const N: usize>;
 
 impl<const N: usize> Zeroed for Skip<N> {
@@ -106,6 +107,7 @@ impl<const N: usize> Layer for Skip<N> {
 
 /// Residual block `y = s(x) + f(x)` with residual branch `F` and shortcut `S`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Residual<F, S> {
     /// The residual branch `f`.
     pub f: F,

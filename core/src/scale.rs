@@ -8,6 +8,7 @@ use core::borrow::Borrow;
 
 /// Per-feature mean and standard deviation of `N` features.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Standardizer<const N: usize> {
     /// Mean of each feature over the training split.
     pub mean: [f32; N],

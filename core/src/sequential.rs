@@ -17,6 +17,7 @@ use crate::{Init, Rng};
 
 /// Two blocks applied one after the other. Longer chains nest: see [`seq!`](crate::seq).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Sequential<A, C> {
     /// The block applied first.
     pub first: A,

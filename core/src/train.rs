@@ -26,6 +26,7 @@ pub const MAX_REPORTED_LAYERS: usize = 64;
 
 /// Summary of one accepted training step.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct StepReport {
     /// Number of this step, counting from 1.
     pub step: u32,
@@ -117,6 +118,7 @@ impl From<ForwardError> for StepError {
 
 /// The learned log-variances `sᵢ` of uncertainty weighting, one per task.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LogVariances(pub [f32; MAX_TASKS]);
 
 impl Params for LogVariances {

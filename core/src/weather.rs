@@ -41,6 +41,7 @@ pub fn objective() -> Objective {
 
 /// One day of weather readings.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Day {
     /// Precipitation, mm.
     pub precipitation: f32,
