@@ -398,15 +398,8 @@ impl std::fmt::Display for PenguinSummary {
         )?;
         writeln!(
             f,
-            "  training  {} epochs, batch {}, Adam lr {}, seed {}; {} steps, {} samples in {:.2} s: {:.0} samples/s",
-            self.epochs,
-            self.batch_size,
-            self.learning_rate,
-            self.seed,
-            self.training.steps,
-            self.training.samples,
-            self.training.seconds,
-            self.training.samples_per_second
+            "  training  {} epochs, batch {}, Adam lr {}, seed {}; {}",
+            self.epochs, self.batch_size, self.learning_rate, self.seed, self.training
         )?;
         writeln!(f)?;
         writeln!(f, "  test metrics             model  baseline")?;

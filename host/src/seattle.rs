@@ -215,6 +215,17 @@ pub struct Throughput {
     pub samples_per_second: f64,
 }
 
+impl std::fmt::Display for Throughput {
+    /// Writes, for example, "680 steps, 21760 samples in 0.04 s: 516191 samples/s".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} steps, {} samples in {:.2} s: {:.0} samples/s",
+            self.steps, self.samples, self.seconds, self.samples_per_second
+        )
+    }
+}
+
 /// Reads the daily records, dropping rows with a missing value in a column the model needs.
 ///
 /// # Errors
@@ -549,15 +560,8 @@ impl std::fmt::Display for Summary {
         }
         writeln!(
             f,
-            "  training  {} epochs, batch {}, Adam lr {}, seed {}; {} steps, {} samples in {:.2} s: {:.0} samples/s",
-            self.epochs,
-            self.batch_size,
-            self.learning_rate,
-            self.seed,
-            self.training.steps,
-            self.training.samples,
-            self.training.seconds,
-            self.training.samples_per_second
+            "  training  {} epochs, batch {}, Adam lr {}, seed {}; {}",
+            self.epochs, self.batch_size, self.learning_rate, self.seed, self.training
         )?;
         writeln!(f)?;
         writeln!(
