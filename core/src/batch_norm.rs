@@ -91,7 +91,7 @@ pub struct BatchNormGrads<const N: usize> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormCache<const N: usize> {
     mean: [f32; N],
-    /// The batch variance as it enters the running update (unbiased where the preset asks for it),
+    /// The batch variance as it enters the running update (unbiased for presets with `UNBIASED_RUNNING_VAR`),
     /// so that [`Layer::commit`] needs no batch size.
     variance: [f32; N],
     inv_std: [f32; N],

@@ -14,7 +14,7 @@ use crate::tensor::Tensors;
 /// Added to the norm before dividing, as in PyTorch's `clip_grad_norm_`.
 pub const NORM_EPSILON: f32 = 1e-6;
 
-/// How gradients are clipped.
+/// Gradient clipping method.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]

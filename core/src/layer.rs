@@ -16,13 +16,13 @@ use core::fmt::Write;
 use crate::tensor::{Tensors, Zeroed};
 use crate::{Init, Rng};
 
-/// Longest parameter name, in bytes (for example `trunk.2.f.1.running_mean`).
+/// Maximum length of a parameter name, in bytes (for example `trunk.2.f.1.running_mean`).
 pub const MAX_NAME_LEN: usize = 64;
 
 /// A parameter or buffer name in PyTorch `state_dict` style, such as `trunk.0.weight`.
 pub type Name = heapless::String<MAX_NAME_LEN>;
 
-/// How a training forward pass treats batch normalisation.
+/// Batch-normalisation behaviour of a training forward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Mode {
@@ -94,7 +94,7 @@ pub trait Layer {
     /// Gradients of the trainable parameters, and the shape of each optimizer moment; `()` for
     /// a frozen part.
     type Grads: Tensors;
-    /// What a training forward pass over `B` samples keeps for the backward pass.
+    /// Values a training forward pass over `B` samples keeps for the backward pass.
     type Cache<const B: usize>: Zeroed;
 
     /// Number of trainable parameters (zero when frozen).

@@ -1,7 +1,7 @@
 //! Heap-free training of small neural networks on microcontrollers.
 //!
 //! gradwell trains and runs networks with batch normalisation, residual connections and
-//! several task heads on devices without a heap. A model is a Rust type; every buffer it needs
+//! several task heads on devices without a heap. A model is a Rust type. Every buffer it needs
 //! (parameters, gradients, optimizer state, activations for a batch of `B` samples) has a size
 //! fixed at compile time, and widths that do not match do not compile.
 //!

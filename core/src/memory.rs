@@ -89,7 +89,8 @@ mod tests {
             memory.total,
             core::mem::size_of::<M>() + core::mem::size_of::<Trainer<M, O, B>>()
         );
-        assert!(memory.trainer_overhead > 0 && memory.trainer_overhead <= MAX_TRAINER_OVERHEAD);
+        assert!(memory.trainer_overhead > 0);
+        assert!(memory.trainer_overhead <= MAX_TRAINER_OVERHEAD);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The training objective: one loss per task head, fused into `J = Σ wᵢ Jᵢ`.
 //!
-//! A single-head model trains on a [`Task`]; a multi-task model on a tuple of tasks, one per
-//! head, whose targets are `Option`s: a sample without a label for task `i` (`None`) is left out
+//! A single-head model trains on a [`Task`], and a multi-task model on a tuple of tasks, one per
+//! head, whose targets are `Option`s. A sample without a label for task `i` (`None`) is left out
 //! of `Jᵢ` and of its gradient, rather than counted as a zero. Each `Jᵢ` is the mean over the
 //! samples that have a label, so a task's scale does not depend on how many labels a batch has.
 //!

@@ -109,6 +109,7 @@ mod tests {
             low_seen = low_seen.min(v);
             high_seen = high_seen.max(v);
         }
-        assert!(low_seen < -0.49 && high_seen > 0.49);
+        assert!(low_seen < -0.49);
+        assert!(high_seen > 0.49);
     }
 }

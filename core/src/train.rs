@@ -531,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn batch_of_one_with_batch_norm_is_an_error() {
+    fn batch_norm_batch_of_one() {
         let mut model: Model = crate::build(Init::PyTorch, 6);
         let mut trainer = Trainer::<Model, Sgd, 1>::new(Sgd::new(0.1));
         let result = trainer.step(

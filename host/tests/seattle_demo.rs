@@ -196,7 +196,7 @@ fn demo_beats_persistence_on_both_temperatures() {
     assert!(svg.contains("temp_min"));
     assert!(std::fs::metadata(out.join("loss.png")).unwrap().len() > 1000);
 
-    // The checkpoint holds the trained model and the input scaling it needs.
+    // The checkpoint contains the trained model and the input scaling it needs.
     let bytes = std::fs::read(out.join(seattle::CHECKPOINT_FILE)).unwrap();
     let mut model: gradwell::weather::Model = gradwell::Zeroed::zeroed();
     let mut scaler = gradwell::Standardizer::<{ gradwell::weather::INPUTS }>::IDENTITY;
